@@ -107,6 +107,34 @@ export class BlockCache {
     }
   }
 
+  /** Install `data` as block nr's cached contents (a fresh block not read from disk). */
+  replace(nr: number, data: Uint8Array): void {
+    if (this.pinned.has(nr)) this.pinned.set(nr, data);
+    else this.lru.set(nr, data);
+  }
+
+  /** Drop a block entirely, dirty or not (it was freed; its pending write is void). */
+  discard(nr: number): void {
+    this.dirty.delete(nr);
+    this.pinned.delete(nr);
+    this.lru.delete(nr);
+  }
+
+  /** Write whole blocks of file data straight to the device, keeping cached copies coherent. */
+  writeRun(nr: number, data: Uint8Array): void {
+    const bs = this.blockSize;
+    if (data.length % bs !== 0) throw new Error(`writeRun of ${data.length} bytes is not whole blocks`);
+    const count = data.length / bs;
+    if (this.lru.size > 0 || this.pinned.size > 0) {
+      for (let i = 0; i < count; i++) {
+        if (this.dirty.has(nr + i)) throw new Error(`data write over dirty metadata block ${nr + i}`);
+        const cached = this.lru.peek(nr + i) ?? this.pinned.get(nr + i);
+        if (cached !== undefined) cached.set(data.subarray(i * bs, (i + 1) * bs));
+      }
+    }
+    this.dev.write(data, nr * bs);
+  }
+
   /** Forget a cached block (e.g. after a data write went straight to the device). */
   invalidate(nr: number): void {
     if (!this.dirty.has(nr)) {

@@ -6,11 +6,14 @@ import { FileDevice, type BlockDevice } from '../io/block-device.js';
 import { Errno } from '../util/errno.js';
 import { stderrLogger, type Logger } from '../util/log.js';
 import { CorruptionError, UnsupportedError, corrupt, type CorruptionContext, type CorruptionKind } from './errors.js';
-import { descriptorBlock, groupHasSuperblock, readGeometry, type Geometry } from './geometry.js';
+import { descriptorBlock, groupFirstBlock, groupHasSuperblock, readGeometry, type Geometry } from './geometry.js';
+import { Allocator } from './alloc.js';
+import { TxnManager, type Handle } from './txn.js';
+import { joinU64, splitU64 } from '../util/struct.js';
 import { COMPAT, INCOMPAT, INCOMPAT_SUPPORTED, RO_COMPAT, RO_COMPAT_READABLE, RO_COMPAT_WRITABLE, featureNames } from './layout/features.js';
 import { GroupDescriptor } from './layout/group-desc.js';
 import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock } from './layout/superblock.js';
-import { groupDescChecksumCrc16, groupDescChecksumCrc32c, superblockChecksum, volumeChecksumSeed, inodeChecksumSeed } from './checksums.js';
+import { groupDescChecksumCrc16, groupDescChecksumCrc32c, superblockChecksum, volumeChecksumSeed, inodeChecksumSeed, setInodeChecksum } from './checksums.js';
 import { InodeTable } from './inode-table.js';
 import type { Inode } from './inode.js';
 
@@ -106,15 +109,97 @@ export class Volume {
       this.readOnlyReasons.push('device opened read-only');
       readOnly = true;
     }
-    if (!readOnly) {
-      // The write path lands with the writer; until then every open is read-only.
-      this.readOnlyReasons.push('writing is not implemented yet');
+    if (!readOnly && (geo.roCompat & RO_COMPAT.bigalloc)) {
+      this.readOnlyReasons.push('bigalloc is not supported for writing');
       readOnly = true;
     }
     this.readOnly = readOnly;
     this.cache = new BlockCache(dev, geo.blockSize, opts.cacheBytes);
     this.loadGroupDescriptors();
     this.inodes = new InodeTable(this);
+    this.alloc = new Allocator(this);
+    this.txn = new TxnManager(this.cache, {
+      beforeCommit: () => this.beforeCommit(),
+      writeFixedMetadata: () => this.writeFixedMetadata(),
+    });
+  }
+
+  readonly alloc: Allocator;
+  readonly txn: TxnManager;
+  private dirtyGdtBlocks = new Set<number>();
+
+  /** Blocks reserved for root (s_r_blocks_count). */
+  get reservedBlocks(): number {
+    return joinU64(this.sb.s_r_blocks_count_lo, this.has('incompat', INCOMPAT['64bit']) ? this.sb.s_r_blocks_count_hi : 0);
+  }
+
+  /** GDT blocks (and reserved GDT blocks are separate) stored after a superblock copy in group g. */
+  gdtBlocksInGroup(g: number): number {
+    if (!this.groupHasSuperblock(g)) return 0;
+    return Math.min(this.geo.gdtBlocks, this.geo.firstMetaBg);
+  }
+
+  /** With meta_bg: the descriptor block stored in group g (first, second and last group of a metagroup), else null. */
+  metaBgDescriptorIn(g: number): number | null {
+    const geo = this.geo;
+    if (!this.has('incompat', INCOMPAT.meta_bg)) return null;
+    const m = Math.floor(g / geo.descPerBlock);
+    if (m < geo.firstMetaBg) return null;
+    const r = g % geo.descPerBlock;
+    if (r !== 0 && r !== 1 && r !== geo.descPerBlock - 1) return null;
+    return groupFirstBlock(geo, g) + (this.groupHasSuperblock(g) ? 1 : 0);
+  }
+
+  markDescriptorDirty(g: number): void {
+    this.dirtyGdtBlocks.add(Math.floor(g / this.geo.descPerBlock));
+  }
+
+  /** Write an inode's bytes (with a fresh checksum) into its table block, within handle h. */
+  writeInode(h: Handle, inode: Inode): void {
+    if (this.readOnly) throw new UnsupportedError('read-only volume', Errno.EROFS);
+    const loc = this.inodes.locate(inode.ino);
+    const size = this.geo.inodeSize;
+    if (this.hasMetadataCsum) setInodeChecksum(this.inodeSeed(inode), inode.bytes, size);
+    const block = h.getWrite(loc.block);
+    block.set(inode.bytes.subarray(0, size), loc.offset);
+    h.dirty(loc.block, block);
+    inode.dirty = false;
+  }
+
+  /** Zero a never-used inode slot (itable_unused bookkeeping). */
+  zeroInodeSlot(h: Handle, ino: number): void {
+    const loc = this.inodes.locate(ino);
+    const block = h.getWrite(loc.block);
+    block.fill(0, loc.offset, loc.offset + this.geo.inodeSize);
+    h.dirty(loc.block, block);
+  }
+
+  private beforeCommit(): void {
+    this.alloc.refreshGroupChecksums();
+  }
+
+  /** Superblock (free counts, write time, checksum) and dirty descriptor blocks, in place. */
+  private writeFixedMetadata(): void {
+    const [fbLo, fbHi] = splitU64(this.alloc.freeBlocksTotal);
+    this.sb.s_free_blocks_count_lo = fbLo;
+    if (this.has('incompat', INCOMPAT['64bit'])) this.sb.s_free_blocks_count_hi = fbHi;
+    this.sb.s_free_inodes_count = this.alloc.freeInodesTotal;
+    this.sb.s_wtime = Math.floor(Date.now() / 1000) >>> 0;
+    if (this.hasMetadataCsum) this.sb.s_checksum = superblockChecksum(this.sbBytes);
+    const bs = this.geo.blockSize;
+    for (const i of [...this.dirtyGdtBlocks].sort((a, b) => a - b)) {
+      const { block, bytes } = this.gdtBlocks[i]!;
+      this.dev.write(bytes, block * bs);
+      this.cache.invalidate(block);
+    }
+    this.dirtyGdtBlocks.clear();
+    this.dev.write(this.sbBytes, SUPERBLOCK_OFFSET);
+    this.cache.invalidate(Math.floor(SUPERBLOCK_OFFSET / bs));
+  }
+
+  /** Commit pending metadata (a sync point: fsync, syncfs, unmount). */
+  sync(): void {
+    if (!this.readOnly) this.txn.commit();
   }
 
   static open(source: string | BlockDevice, opts: OpenOptions = {}): Volume {
@@ -138,6 +223,7 @@ export class Volume {
   }
 
   close(): void {
+    if (!this.readOnly) this.sync();
     this.dev.close();
   }
 
@@ -233,9 +319,9 @@ export class Volume {
     return (this.geo[kind] & bit) !== 0;
   }
 
-  /** Write an inode back to its table block (write path; the reader never calls it). */
+  /** Write an inode dropped from the table while dirty (should not happen: writers write at once). */
   writeInodeNow(inode: Inode): void {
-    if (this.readOnly) throw new UnsupportedError('read-only volume', Errno.EROFS);
-    throw new UnsupportedError('writing inodes is not implemented yet', Errno.EROFS);
+    const h = this.txn.begin();
+    try { this.writeInode(h, inode); } finally { this.txn.end(h); }
   }
 }
