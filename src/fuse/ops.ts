@@ -20,7 +20,11 @@
 // - Unimplemented optional methods are answered ENOSYS (for most opcodes the
 //   kernel then stops sending them), except: xattr methods (never ENOSYS: a
 //   missing getxattr/removexattr answers ENODATA, listxattr an empty list,
-//   setxattr EOPNOTSUPP), interrupt (ENOSYS once, by the dispatcher).
+//   setxattr EOPNOTSUPP; an ENOSYS returned by them becomes EOPNOTSUPP);
+//   open/opendir (fh 0) and release/releasedir (success), like libfuse;
+//   statfs (libfuse's defaults: bsize 512, namelen 255); rename without a
+//   method answers RENAME2 with EINVAL; ioctl ENOTTY; INTERRUPT and POLL are
+//   always ENOSYS (answered by the FUSE layer).
 // - Locks: the FUSE layer negotiates POSIX_LOCKS/FLOCK_LOCKS only if getlk and
 //   setlk are both implemented; otherwise the kernel does local locking and
 //   never sends GETLK/SETLK/SETLKW.
