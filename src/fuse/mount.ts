@@ -28,6 +28,8 @@ export interface MountOptions {
   maxRead?: number;
   /** Extra raw options appended to -o. */
   extra?: string[];
+  /** 'auto' (default): mount(8) as root, fusermount3 otherwise. */
+  method?: 'auto' | 'mount' | 'fusermount';
 }
 
 export interface Mounted {
@@ -102,7 +104,8 @@ export async function mountRoot(mountpoint: string, o: MountOptions = {}): Promi
 
 /** Mount as root, or through fusermount3 otherwise. */
 export async function mountFuse(mountpoint: string, o: MountOptions = {}): Promise<Mounted> {
-  if ((process.getuid?.() ?? 0) === 0) return mountRoot(mountpoint, o);
+  const method = o.method ?? 'auto';
+  if (method === 'mount' || (method === 'auto' && (process.getuid?.() ?? 0) === 0)) return mountRoot(mountpoint, o);
   const { mountFusermount } = await import('./fusermount.js');
   return mountFusermount(mountpoint, o);
 }

@@ -41,9 +41,11 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 
 interface Server { child: ChildProcess; mnt: string; exit: Promise<number | null>; stderr: () => string }
 
-async function startMemfs(): Promise<Server> {
+async function startMemfs(env: Record<string, string> = {}): Promise<Server> {
   const mnt = mkdtempSync(join(tmpdir(), 'fuse-memfs-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', MEMFS, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MEMFS, mnt], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+  });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   child.stdout!.on('data', (d: Buffer) => { err += d.toString(); });
@@ -180,5 +182,27 @@ test('a mountpoint that is missing, a file, non-empty or already mounted gives o
     assert.match(err, /is not a directory/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mount through fusermount3 with the fd passed back over SCM_RIGHTS (koffi)', { timeout: 60_000 }, async (t) => {
+  const why = skipReason();
+  if (why) return t.skip(why);
+  if (!has('fusermount3')) return t.skip('fusermount3 missing (apt package fuse3)');
+  try {
+    const name = 'koffi';
+    await import(name);
+  } catch {
+    return t.skip('optional dependency koffi not installed');
+  }
+  let s: Server | null = null;
+  try {
+    s = await startMemfs({ FUSE_MOUNT_METHOD: 'fusermount' });
+    writeFileSync(join(s.mnt, 'f'), 'via fusermount3');
+    assert.equal(readFileSync(join(s.mnt, 'f'), 'utf8'), 'via fusermount3');
+    sh('umount', [s.mnt]);
+    assert.equal(await s.exit, 0, s.stderr());
+  } finally {
+    await cleanup(s);
   }
 });

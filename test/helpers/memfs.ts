@@ -2,6 +2,7 @@
 // Nodeids are inode numbers (root = 1); lookup counts are kept per node and a
 // node is freed when it has no names, no lookups and no open handles.
 // Run directly to serve it: node --import tsx test/helpers/memfs.ts MOUNTPOINT
+// (FUSE_MOUNT_METHOD=fusermount mounts through fusermount3; FUSE_DEBUG=1 logs requests).
 import { fileURLToPath } from 'node:url';
 import { Errno } from '../../src/util/errno.js';
 import { FATTR, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID, RENAME, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, XATTR_CREATE, XATTR_REPLACE, dtypeOfMode } from '../../src/fuse/abi-consts.js';
@@ -514,7 +515,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   }
   const { serve } = await import('../../src/fuse/server.js');
   try {
-    const code = await serve({ mountpoint, fsModule: import.meta.url, session: { debug: !!process.env.FUSE_DEBUG } });
+    const method = (process.env.FUSE_MOUNT_METHOD ?? 'auto') as 'auto' | 'mount' | 'fusermount';
+    const code = await serve({
+      mountpoint, fsModule: import.meta.url, session: { debug: !!process.env.FUSE_DEBUG }, mount: { method },
+    });
     process.exitCode = code;
   } catch (e) {
     console.error((e as Error).message);
