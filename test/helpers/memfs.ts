@@ -3,6 +3,7 @@
 // node is freed when it has no names, no lookups and no open handles.
 // Run directly to serve it: node --import tsx test/helpers/memfs.ts MOUNTPOINT
 // (FUSE_MOUNT_METHOD=fusermount mounts through fusermount3; FUSE_DEBUG=1 logs requests).
+import { writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Errno } from '../../src/util/errno.js';
 import { FATTR, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID, RENAME, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, XATTR_CREATE, XATTR_REPLACE, dtypeOfMode } from '../../src/fuse/abi-consts.js';
@@ -100,6 +101,11 @@ export class MemFs implements FuseOps {
     d.mtime = d.ctime = now();
     this.fillEntry(n, out);
     return n;
+  }
+
+  /** At session end: report lookup-count problems on stderr (the e2e test looks for them). */
+  destroy(): void {
+    if (this.problems.length > 0) writeSync(2, `memfs problems: ${this.problems.join('; ')}\n`);
   }
 
   lookup(ctx: RequestContext, name: Uint8Array, out: EntryOut): number {
