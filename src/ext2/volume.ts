@@ -150,6 +150,13 @@ export class Volume {
     return groupFirstBlock(geo, g) + (this.groupHasSuperblock(g) ? 1 : 0);
   }
 
+  /** Where to start looking for an inode's blocks (ext4_inode_to_goal_block, simplified). */
+  inodeGoalBlock(inode: Inode): number {
+    let g = Math.floor((inode.ino - 1) / this.geo.inodesPerGroup);
+    if (this.geo.groupsPerFlex > 1) g -= g % this.geo.groupsPerFlex;
+    return groupFirstBlock(this.geo, g);
+  }
+
   markDescriptorDirty(g: number): void {
     this.dirtyGdtBlocks.add(Math.floor(g / this.geo.descPerBlock));
   }
