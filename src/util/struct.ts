@@ -33,10 +33,13 @@ export type StructFields<F extends readonly FieldSpec[]> = {
   -readonly [K in F[number] as K['name']]: ValueOf<K>;
 };
 
+/**
+ * The backing bytes and the struct's offset in them. The names start with '$'
+ * so they can never hide a field (kernel structs have fields named `offset`).
+ */
 export interface StructView {
-  /** The backing bytes and the struct's offset in them. */
-  readonly bytes: Uint8Array;
-  readonly offset: number;
+  readonly $bytes: Uint8Array;
+  readonly $offset: number;
 }
 
 export interface StructClass<F extends readonly FieldSpec[]> {
@@ -88,6 +91,7 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
   // Check size and overlap at load.
   const cover = new Uint8Array(size);
   for (const f of fields) {
+    if (f.name.startsWith('$')) throw new Error(`${structName}.${f.name}: field names may not start with '$'`);
     const w = f.type === 'bytes' ? f.size ?? -1 : WIDTH[f.type];
     if (w <= 0) throw new Error(`${structName}.${f.name}: bytes field needs a size`);
     if (f.offset < 0 || f.offset + w > size) {
@@ -100,16 +104,16 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
   }
 
   class Compiled {
-    readonly bytes: Uint8Array;
-    readonly offset: number;
-    readonly dv: DataView;
+    readonly $bytes: Uint8Array;
+    readonly $offset: number;
+    readonly $dv: DataView;
     constructor(bytes: Uint8Array, offset = 0) {
       if (offset < 0 || offset + size > bytes.length) {
         throw new RangeError(`${structName}: ${size} bytes at offset ${offset} exceed buffer of ${bytes.length}`);
       }
-      this.bytes = bytes;
-      this.offset = offset;
-      this.dv = DataViewCache.get(bytes);
+      this.$bytes = bytes;
+      this.$offset = offset;
+      this.$dv = DataViewCache.get(bytes);
     }
     static readonly structName = structName;
     static readonly size = size;
@@ -125,69 +129,69 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
     let desc: PropertyDescriptor;
     switch (f.type) {
       case 'u8':
-        desc = { get(this: Compiled) { return this.dv.getUint8(this.offset + o); },
-          set(this: Compiled, v: number) { this.dv.setUint8(this.offset + o, v); } };
+        desc = { get(this: Compiled) { return this.$dv.getUint8(this.$offset + o); },
+          set(this: Compiled, v: number) { this.$dv.setUint8(this.$offset + o, v); } };
         break;
       case 's8':
-        desc = { get(this: Compiled) { return this.dv.getInt8(this.offset + o); },
-          set(this: Compiled, v: number) { this.dv.setInt8(this.offset + o, v); } };
+        desc = { get(this: Compiled) { return this.$dv.getInt8(this.$offset + o); },
+          set(this: Compiled, v: number) { this.$dv.setInt8(this.$offset + o, v); } };
         break;
       case 'u16':
-        desc = { get(this: Compiled) { return this.dv.getUint16(this.offset + o, true); },
-          set(this: Compiled, v: number) { this.dv.setUint16(this.offset + o, v, true); } };
+        desc = { get(this: Compiled) { return this.$dv.getUint16(this.$offset + o, true); },
+          set(this: Compiled, v: number) { this.$dv.setUint16(this.$offset + o, v, true); } };
         break;
       case 's16':
-        desc = { get(this: Compiled) { return this.dv.getInt16(this.offset + o, true); },
-          set(this: Compiled, v: number) { this.dv.setInt16(this.offset + o, v, true); } };
+        desc = { get(this: Compiled) { return this.$dv.getInt16(this.$offset + o, true); },
+          set(this: Compiled, v: number) { this.$dv.setInt16(this.$offset + o, v, true); } };
         break;
       case 'be16':
-        desc = { get(this: Compiled) { return this.dv.getUint16(this.offset + o, false); },
-          set(this: Compiled, v: number) { this.dv.setUint16(this.offset + o, v, false); } };
+        desc = { get(this: Compiled) { return this.$dv.getUint16(this.$offset + o, false); },
+          set(this: Compiled, v: number) { this.$dv.setUint16(this.$offset + o, v, false); } };
         break;
       case 'u32':
-        desc = { get(this: Compiled) { return this.dv.getUint32(this.offset + o, true); },
-          set(this: Compiled, v: number) { this.dv.setUint32(this.offset + o, v >>> 0, true); } };
+        desc = { get(this: Compiled) { return this.$dv.getUint32(this.$offset + o, true); },
+          set(this: Compiled, v: number) { this.$dv.setUint32(this.$offset + o, v >>> 0, true); } };
         break;
       case 's32':
-        desc = { get(this: Compiled) { return this.dv.getInt32(this.offset + o, true); },
-          set(this: Compiled, v: number) { this.dv.setInt32(this.offset + o, v, true); } };
+        desc = { get(this: Compiled) { return this.$dv.getInt32(this.$offset + o, true); },
+          set(this: Compiled, v: number) { this.$dv.setInt32(this.$offset + o, v, true); } };
         break;
       case 'be32':
-        desc = { get(this: Compiled) { return this.dv.getUint32(this.offset + o, false); },
-          set(this: Compiled, v: number) { this.dv.setUint32(this.offset + o, v >>> 0, false); } };
+        desc = { get(this: Compiled) { return this.$dv.getUint32(this.$offset + o, false); },
+          set(this: Compiled, v: number) { this.$dv.setUint32(this.$offset + o, v >>> 0, false); } };
         break;
       case 'u64':
         desc = {
           get(this: Compiled) {
-            return joinU64(this.dv.getUint32(this.offset + o, true), this.dv.getUint32(this.offset + o + 4, true));
+            return joinU64(this.$dv.getUint32(this.$offset + o, true), this.$dv.getUint32(this.$offset + o + 4, true));
           },
           set(this: Compiled, v: number) {
             const [lo, hi] = splitU64(v);
-            this.dv.setUint32(this.offset + o, lo, true);
-            this.dv.setUint32(this.offset + o + 4, hi, true);
+            this.$dv.setUint32(this.$offset + o, lo, true);
+            this.$dv.setUint32(this.$offset + o + 4, hi, true);
           },
         };
         break;
       case 'be64':
         desc = {
           get(this: Compiled) {
-            return joinU64(this.dv.getUint32(this.offset + o + 4, false), this.dv.getUint32(this.offset + o, false));
+            return joinU64(this.$dv.getUint32(this.$offset + o + 4, false), this.$dv.getUint32(this.$offset + o, false));
           },
           set(this: Compiled, v: number) {
             const [lo, hi] = splitU64(v);
-            this.dv.setUint32(this.offset + o, hi, false);
-            this.dv.setUint32(this.offset + o + 4, lo, false);
+            this.$dv.setUint32(this.$offset + o, hi, false);
+            this.$dv.setUint32(this.$offset + o + 4, lo, false);
           },
         };
         break;
       case 'bytes': {
         const n = f.size!;
         desc = {
-          get(this: Compiled) { return this.bytes.subarray(this.offset + o, this.offset + o + n); },
+          get(this: Compiled) { return this.$bytes.subarray(this.$offset + o, this.$offset + o + n); },
           set(this: Compiled, v: Uint8Array) {
             if (v.length > n) throw new RangeError(`${structName}.${f.name}: ${v.length} bytes > ${n}`);
-            this.bytes.fill(0, this.offset + o, this.offset + o + n);
-            this.bytes.set(v, this.offset + o);
+            this.$bytes.fill(0, this.$offset + o, this.$offset + o + n);
+            this.$bytes.set(v, this.$offset + o);
           },
         };
         break;
