@@ -88,6 +88,9 @@ function readTreeBlock(vol: Volume, inode: Inode, nr: number): Uint8Array {
 
 /** The run containing logical block `lblk`: a mapped run, or a hole up to the next mapping. */
 export function extentRunAt(vol: Volume, inode: Inode, lblk: number): Run {
+  // Past the last block an extent can map (reads under a damaged i_size): one long hole,
+  // never a run of negative length.
+  if (lblk > MAX_LBLK) return { logical: lblk, physical: 0, length: 2 ** 32, unwritten: false };
   let buf = inode.bytes;
   let off = I_BLOCK_OFFSET;
   let room = 60;
