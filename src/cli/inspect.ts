@@ -26,7 +26,7 @@ export function runInspect(image: string, target: string | undefined, opts: Insp
       const journal = describeJournal(vol);
       const groups = opts.groups ? describeGroups(vol) : undefined;
       if (opts.json) {
-        printJson({ image, superblock: sb, journal, ...(groups ? { groups } : {}), readOnlyReasons: undefined });
+        printJson({ image, superblock: sb, journal, ...(groups ? { groups } : {}) });
         return;
       }
       const out = new Out();
