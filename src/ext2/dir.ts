@@ -118,7 +118,12 @@ export function readDir(vol: Volume, dir: Inode, from: number, visit: DirVisitor
   let startOff = from % bs;
   for (; lblk < nblocks; lblk++) {
     const run = runAt(vol, dir, lblk);
-    if (run.physical === 0 || run.unwritten) { startOff = 0; continue; } // holes in directories read as empty
+    if (run.physical === 0 || run.unwritten) {
+      // Holes in directories read as empty; skip the whole run (a damaged i_size may span 2^40 bytes of hole).
+      startOff = 0;
+      lblk += Math.max(1, Math.min(run.length, nblocks - lblk)) - 1;
+      continue;
+    }
     const block = vol.readMetaBlock(run.physical, 'dirent', { ino: dir.ino });
     verifyDirBlock(vol, dir, block, lblk, run.physical);
     // A resumed scan may start mid-block: the cookie is a record boundary we handed out.
