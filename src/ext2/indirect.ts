@@ -56,7 +56,7 @@ export function indirectRunAt(vol: Volume, inode: Inode, lblk: number): Run {
   if (rel < single) { slot = 12; levels = 1; span = single; }
   else if ((rel -= single) < double) { slot = 13; levels = 2; span = double; }
   else if ((rel -= double) < triple) { slot = 14; levels = 3; span = triple; }
-  else return hole(1);
+  else return hole(2 ** 32); // past the triple-indirect range nothing can be mapped
   let ptr = iblock(inode, slot);
   let per = span; // logical blocks covered by `ptr`
   for (let level = levels; level >= 1; level--) {
