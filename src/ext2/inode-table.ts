@@ -86,6 +86,8 @@ export class InodeTable {
       bytes.set(block.subarray(loc.offset, loc.offset + geo.inodeSize));
     }
     const inode = new Inode(ino, bytes, geo.inodeSize, (geo.roCompat & RO_COMPAT.huge_file) !== 0, geo.blockSize);
+    // i_size is 64 bits on disk; the typed API holds it in a number (DESIGN.md habit 2).
+    if (inode.raw.i_size_high >= 0x20_0000) corrupt('inode', `i_size_high 0x${inode.raw.i_size_high.toString(16)}: size above 2^53`, { ino, block: loc.block });
     if (geo.inodeSize > 128) {
       const extra = inode.raw.i_extra_isize;
       if (extra !== 0 && (128 + extra > geo.inodeSize || extra % 4 !== 0)) {
