@@ -287,6 +287,11 @@ export class Volume {
       const g = gd.group;
       const ctx = { group: g };
       const inRange = (b: number) => b >= geo.firstDataBlock && b < geo.blocksCount;
+      // A damaged hi half makes the 64-bit getters throw a RangeError (above 2^53): that is corruption.
+      try { void gd.blockBitmap; void gd.inodeBitmap; void gd.inodeTable; } catch (e) {
+        if (e instanceof RangeError) corrupt('group-descriptor', `block number above 2^53: ${e.message}`, ctx);
+        throw e;
+      }
       if (!inRange(gd.blockBitmap)) corrupt('group-descriptor', `block bitmap at ${gd.blockBitmap} is outside the volume`, ctx);
       if (!inRange(gd.inodeBitmap)) corrupt('group-descriptor', `inode bitmap at ${gd.inodeBitmap} is outside the volume`, ctx);
       if (!inRange(gd.inodeTable) || gd.inodeTable + itb > geo.blocksCount) {
