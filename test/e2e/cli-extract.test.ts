@@ -13,12 +13,13 @@
 // sparse files against their stamped content (manifest), slow symlink targets,
 // xattrs and ACLs against the manifest's facts.
 //
-// The CLI runs as `node --import tsx src/cli/main.ts` (no build step needed).
+// The CLI runs from src/cli/main.ts bundled by esbuild at test start (or through tsx).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, type BigIntStats } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +28,29 @@ import { canLoopMount, withLoopMount } from '../helpers/kernel.js';
 import { debugfsCommands, hasTool } from '../helpers/tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const work = mkdtempSync(join(tmpdir(), 'fuse4fs-ts-cli-extract-'));
-after(() => rmSync(work, { recursive: true, force: true }));
+const CLI = cliCommand();
+after(() => { rmSync(work, { recursive: true, force: true }); CLI.cleanup(); });
+
+/**
+ * How to start the CLI: src/cli/main.ts bundled once by esbuild (which tsx
+ * brings) into tmp/ for a quick start, else `node --import tsx src/cli/main.ts`.
+ */
+function cliCommand(): { argv: string[]; cleanup: () => void } {
+  const main = join(ROOT, 'src/cli/main.ts');
+  try {
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const dir = join(ROOT, 'tmp', `cli-test-${process.pid}`);
+    const out = join(dir, 'cli', 'main.js');
+    esbuild.buildSync({ entryPoints: [main], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+    return { argv: [out], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch {
+    return { argv: ['--import', 'tsx', main], cleanup: () => {} };
+  }
+}
 
 function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [...CLI.argv, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
