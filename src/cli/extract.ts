@@ -29,7 +29,7 @@ import type { Inode } from '../ext2/inode.js';
 import { ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../ext2/layout/inode.js';
 import type { Volume } from '../ext2/volume.js';
 import { listXattrs, xattrValue } from '../ext2/xattr.js';
-import { ext4AclToPosix } from './acl-text.js';
+import { aclDiskToXattr } from '../ext2/acl.js';
 import { CliError, EXIT, describeErrno, isErrno, openImage, resolveOrFail, type ImageOptions } from './common.js';
 
 export interface ExtractOptions extends ImageOptions {
@@ -273,8 +273,8 @@ class Extractor {
       let name = e.fullName;
       let value: Uint8Array;
       if (name === 'system.posix_acl_access' || name === 'system.posix_acl_default') {
-        const v = ext4AclToPosix(xattrValue(this.vol, inode, e));
-        if (!v) throw new CliError(`${show(p)}: corrupt ACL in ${name} of inode ${inode.ino}`);
+        const v = aclDiskToXattr(xattrValue(this.vol, inode, e), { ino: inode.ino });
+        if (v === null) continue; // an empty ACL: the kernel shows none
         value = v;
       } else if (name.startsWith('user.') || name.startsWith('security.') || (name.startsWith('trusted.') && this.isRoot)) {
         value = xattrValue(this.vol, inode, e);
