@@ -253,7 +253,19 @@ export class Filesystem {
     if (!dir.isDir) return -Errno.ENOTDIR;
     if (this.vol.readOnly) return -Errno.EROFS;
     if (dir.linksCount === 0) return -Errno.ENOENT;
-    if (dir.hasFlag(InodeFlags.IMMUTABLE)) return -Errno.EPERM;
+    return 0;
+  }
+
+  // The VFS's order of checks (fs/namei.c): a name that exists is EEXIST before
+  // anything about permissions; then may_create / may_delete.
+  private mayCreate(dir: Inode): number {
+    return dir.hasFlag(InodeFlags.IMMUTABLE) ? -Errno.EPERM : 0;
+  }
+  private mayDelete(dir: Inode, victim: Inode, isDir: boolean): number {
+    if (dir.hasFlag(InodeFlags.IMMUTABLE) || dir.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM;
+    if (victim.hasFlag(InodeFlags.IMMUTABLE) || victim.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM;
+    if (isDir && !victim.isDir) return -Errno.ENOTDIR;
+    if (!isDir && victim.isDir) return -Errno.EISDIR;
     return 0;
   }
 
@@ -261,7 +273,7 @@ export class Filesystem {
   mknod(dirIno: number, name: Uint8Array, mode: number, uid: number, gid: number, rdev = 0): number {
     const ft = mode & S_IFMT;
     if (![S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK].includes(ft)) return -Errno.EINVAL;
-    return this.createNode(dirIno, name, mode, uid, gid, (inode) => {
+    return this.createNode(dirIno, name, mode, uid, gid, null, (inode) => {
       inode.linksCount = 1;
       if (ft === S_IFCHR || ft === S_IFBLK) this.setRdev(inode, rdev);
       return 0;
@@ -274,8 +286,8 @@ export class Filesystem {
 
   mkdir(dirIno: number, name: Uint8Array, mode: number, uid: number, gid: number): number {
     const dir = this.inode(dirIno);
-    if (dir.isDir && this.dirLinkMaxed(dir)) return -Errno.EMLINK;
-    return this.createNode(dirIno, name, (mode & ~S_IFMT) | S_IFDIR, uid, gid, (inode, h) => {
+    const maxed = () => (this.dirLinkMaxed(dir) ? -Errno.EMLINK : 0);
+    return this.createNode(dirIno, name, (mode & ~S_IFMT) | S_IFDIR, uid, gid, maxed, (inode, h) => {
       inode.linksCount = 2;
       const r = initDirBlock(this.vol, h, inode, dirIno);
       if (r < 0) return r;
@@ -287,7 +299,7 @@ export class Filesystem {
   symlink(dirIno: number, name: Uint8Array, target: Uint8Array, uid: number, gid: number): number {
     if (target.length === 0) return -Errno.ENOENT;
     if (target.length >= this.vol.blockSize) return -Errno.ENAMETOOLONG;
-    return this.createNode(dirIno, name, S_IFLNK | 0o777, uid, gid, (inode, h) => {
+    return this.createNode(dirIno, name, S_IFLNK | 0o777, uid, gid, null, (inode, h) => {
       inode.linksCount = 1;
       if (target.length < 60) {
         inode.flags = (inode.flags & ~InodeFlags.EXTENTS) >>> 0;
@@ -306,13 +318,15 @@ export class Filesystem {
   }
 
   private createNode(dirIno: number, name: Uint8Array, mode: number, uid: number, gid: number,
-    init: (inode: Inode, h: Handle) => number): number {
+    check: (() => number) | null, init: (inode: Inode, h: Handle) => number): number {
     const dir = this.inode(dirIno);
     let e = this.checkParent(dir);
     if (e) return e;
     e = this.checkName(name);
     if (e) return e;
     if (this.isDot(name) || dirLookup(this.vol, dir, name) > 0) return -Errno.EEXIST;
+    e = this.mayCreate(dir) || (check ? check() : 0);
+    if (e) return e;
     const h = this.begin();
     try {
       const inode = this.newInode(h, dir, mode, uid, gid);
@@ -336,7 +350,7 @@ export class Filesystem {
   /** O_TMPFILE: an inode with no name, on the orphan list, opened. Returns [ino, fh]. */
   tmpfile(dirIno: number, mode: number, uid: number, gid: number, flags = 2): [number, number] | number {
     const dir = this.inode(dirIno);
-    const e = this.checkParent(dir);
+    const e = this.checkParent(dir) || this.mayCreate(dir);
     if (e) return e;
     const h = this.begin();
     try {
@@ -358,11 +372,13 @@ export class Filesystem {
     if (e) return e;
     e = this.checkName(newName);
     if (e) return e;
-    if (inode.isDir) return -Errno.EPERM;
+    if (this.isDot(newName) || dirLookup(this.vol, dir, newName) > 0) return -Errno.EEXIST;
+    e = this.mayCreate(dir);
+    if (e) return e;
     if (inode.hasFlag(InodeFlags.IMMUTABLE) || inode.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM;
+    if (inode.isDir) return -Errno.EPERM;
     if (inode.linksCount >= LINK_MAX) return -Errno.EMLINK;
     if (inode.linksCount === 0 && !inode.orphan) return -Errno.ENOENT;
-    if (this.isDot(newName) || dirLookup(this.vol, dir, newName) > 0) return -Errno.EEXIST;
     const h = this.begin();
     try {
       const r = addEntry(this.vol, h, dir, newName, ino, fileTypeOf(inode.mode));
@@ -399,10 +415,8 @@ export class Filesystem {
     const ino = dirLookup(this.vol, dir, name);
     if (ino < 0) return ino;
     const target = this.inode(ino);
-    if (isRmdir && !target.isDir) return -Errno.ENOTDIR;
-    if (!isRmdir && target.isDir) return -Errno.EISDIR;
-    if (dir.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM;
-    if (target.hasFlag(InodeFlags.IMMUTABLE) || target.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM;
+    const e2 = this.mayDelete(dir, target, isRmdir);
+    if (e2) return e2;
     if (isRmdir && !isEmptyDir(this.vol, target)) return -Errno.ENOTEMPTY;
     const h = this.begin();
     try {
@@ -503,17 +517,18 @@ export class Filesystem {
     const dst = dstIno > 0 ? this.inode(dstIno) : null;
     if ((flags & RENAME_NOREPLACE) && dst) return -Errno.EEXIST;
     if ((flags & RENAME_EXCHANGE) && !dst) return -Errno.ENOENT;
-    if (dst && dst.ino === src.ino) return 0;
-    for (const i of [src, dst]) if (i && (i.hasFlag(InodeFlags.IMMUTABLE) || i.hasFlag(InodeFlags.APPEND))) return -Errno.EPERM;
-    if (oldDir.hasFlag(InodeFlags.APPEND) || newDir.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM;
-    if (src.isDir && oldDirIno !== newDirIno && this.isAncestor(src.ino, newDirIno)) return -Errno.EINVAL;
-    if (flags & RENAME_EXCHANGE) {
-      if (dst!.isDir && oldDirIno !== newDirIno && this.isAncestor(dst!.ino, oldDirIno)) return -Errno.EINVAL;
-      return this.exchange(oldDir, oldName, src, newDir, newName, dst!);
+    const exchange = (flags & RENAME_EXCHANGE) !== 0;
+    if (oldDirIno !== newDirIno) {
+      // lock_rename's trap: the source may not be above the target, nor the target above the source
+      if (src.isDir && this.isAncestor(src.ino, newDirIno)) return -Errno.EINVAL;
+      if (dst && dst.isDir && this.isAncestor(dst.ino, oldDirIno)) return exchange ? -Errno.EINVAL : -Errno.ENOTEMPTY;
     }
+    if (dst && dst.ino === src.ino) return 0;
+    e = this.mayDelete(oldDir, src, src.isDir) ||
+      (dst ? this.mayDelete(newDir, dst, exchange ? dst.isDir : src.isDir) : this.mayCreate(newDir));
+    if (e) return e;
+    if (exchange) return this.exchange(oldDir, oldName, src, newDir, newName, dst!);
     if (dst) {
-      if (src.isDir && !dst.isDir) return -Errno.ENOTDIR;
-      if (!src.isDir && dst.isDir) return -Errno.EISDIR;
       if (dst.isDir && !isEmptyDir(this.vol, dst)) return -Errno.ENOTEMPTY;
     } else if (src.isDir && oldDirIno !== newDirIno && this.dirLinkMaxed(newDir)) {
       return -Errno.EMLINK;
@@ -724,7 +739,10 @@ export class Filesystem {
     const inode = this.inode(ino);
     const immutable = inode.hasFlag(InodeFlags.IMMUTABLE);
     const append = inode.hasFlag(InodeFlags.APPEND);
-    if (immutable && (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined || a.size !== undefined || a.atime || a.mtime)) return -Errno.EPERM;
+    // notify_change (fs/attr.c): mode, owner and explicit times need neither flag; "now" times only not immutable
+    const explicitTimes = (a.atime !== undefined && a.atime !== 'now') || (a.mtime !== undefined && a.mtime !== 'now');
+    if ((immutable || append) && (a.mode !== undefined || a.uid !== undefined || a.gid !== undefined || explicitTimes)) return -Errno.EPERM;
+    if (immutable && (a.size !== undefined || a.atime || a.mtime)) return -Errno.EPERM;
     if (append && a.size !== undefined) return -Errno.EPERM;
     const h = this.begin();
     try {
@@ -786,7 +804,7 @@ export class Filesystem {
   setxattr(ino: number, name: string | Uint8Array, value: Uint8Array, flags: number): number {
     if (this.vol.readOnly) return -Errno.EROFS;
     const inode = this.inode(ino);
-    if (inode.hasFlag(InodeFlags.IMMUTABLE)) return -Errno.EPERM;
+    if (inode.hasFlag(InodeFlags.IMMUTABLE) || inode.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM; // xattr_permission
     const h = this.begin();
     try {
       const r = setXattr(this.vol, h, inode, name, value, flags);
@@ -802,7 +820,7 @@ export class Filesystem {
   removexattr(ino: number, name: string | Uint8Array): number {
     if (this.vol.readOnly) return -Errno.EROFS;
     const inode = this.inode(ino);
-    if (inode.hasFlag(InodeFlags.IMMUTABLE)) return -Errno.EPERM;
+    if (inode.hasFlag(InodeFlags.IMMUTABLE) || inode.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM; // xattr_permission
     const h = this.begin();
     try {
       const r = removeXattr(this.vol, h, inode, name);
