@@ -140,10 +140,13 @@ export function groupBlockCount(geo: Geometry, g: number): number {
 
 /** Block holding group descriptor block `i` of the primary table (meta_bg aware). */
 export function descriptorBlock(geo: Geometry, backupBgs: [number, number], i: number): number {
-  const sbBlock = geo.firstDataBlock; // the primary superblock's block (0 for >1K blocks; its GDT follows)
+  // The primary superblock sits at byte 1024: block 1 with 1 KiB blocks (even when
+  // s_first_data_block is 0, as bigalloc makes it), else block 0. Its GDT follows.
+  const sbBlock = geo.blockSize === 1024 ? 1 : 0;
   if (i < geo.firstMetaBg) return sbBlock + 1 + i;
   // meta_bg: descriptor block i lives in the first group of metagroup i.
   const g = i * geo.descPerBlock;
   const has = groupHasSuperblock(geo, backupBgs, g) ? 1 : 0;
-  return groupFirstBlock(geo, g) + has;
+  const first = groupFirstBlock(geo, g);
+  return (first === 0 && geo.blockSize === 1024 ? 1 : first) + has;
 }
