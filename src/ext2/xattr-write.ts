@@ -312,6 +312,23 @@ function releaseBlock(vol: Volume, h: Handle, old: BlockState, delta: Map<number
   vol.alloc.freeBlocks(h, old.nr, 1);
 }
 
+/**
+ * ext4_xattr_delete_inode: an inode being freed lets go of its xattrs: the
+ * references its in-inode entries hold on EA inodes, and its block (a shared
+ * block's refcount drops; an unshared one is freed with its EA-inode references).
+ */
+export function releaseXattrs(vol: Volume, h: Handle, inode: Inode): void {
+  const delta = new Map<number, number>();
+  if (vol.has('incompat', INCOMPAT.ea_inode)) countRefs(delta, inodeXattrs(vol, inode), -1);
+  const old = blockState(vol, inode);
+  if (old) {
+    releaseBlock(vol, h, old, delta);
+    inode.fileAcl = 0;
+    inode.blocks512 = Math.max(0, inode.blocks512 - vol.blockSize / 512);
+  }
+  for (const [ino, d] of delta) if (d !== 0) adjustEaRef(vol, h, inode, ino, d);
+}
+
 // --- EA inodes ---------------------------------------------------------------------
 
 /** ext4_xattr_inode_get_ref: i_ctime holds the high 32 bits, l_i_version the low. */
