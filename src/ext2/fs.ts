@@ -16,7 +16,7 @@ import { readFileRange, readLink, isInline } from './file.js';
 import { initBlockMap, unmapRange } from './bmap-write.js';
 import { fallocateFile, seekFile, truncateFile, writeFile } from './file-write.js';
 import { addEntry, initDirBlock, isEmptyDir, removeEntry, replaceEntry, setDotDot } from './dir-write.js';
-import { getXattrValue, listXattrNames, removeXattr, setXattr } from './xattr-write.js';
+import { getXattrValue, listXattrNames, releaseXattrs, removeXattr, setXattr } from './xattr-write.js';
 import { xattrBlockChecksum } from './xattr-codec.js';
 import { OrphanList } from './orphan.js';
 import type { Handle } from './txn.js';
@@ -467,6 +467,8 @@ export class Filesystem {
   }
 
   private releaseXattrBlock(h: Handle, inode: Inode): void {
+    // EA-inode values are referenced from the inode body and the block: xattr-write drops those references
+    if (this.vol.has('incompat', INCOMPAT.ea_inode)) { releaseXattrs(this.vol, h, inode); return; }
     const blk = inode.fileAcl;
     if (blk === 0) return;
     if (!this.vol.validBlock(blk)) { inode.fileAcl = 0; return; }
