@@ -8,6 +8,7 @@ import { runCat, runLs, runTree } from './browse.js';
 import { CliError, EXIT, StdoutClosed, describeErrno, imageFlags, isErrno } from './common.js';
 import { runExtract } from './extract.js';
 import { runInspect } from './inspect.js';
+import { runMount, runUmount } from './mount.js';
 
 const EXIT_HELP = `
 Exit status:
@@ -92,19 +93,54 @@ sockets, user./trusted./security. xattrs, POSIX ACLs, hardlinks. Needs perl
 (utimensat/mknod) and setfattr (package attr) when there are xattrs.`)
     .action((image: string, path: string, dest: string, opts) => runExtract(image, path, dest, opts));
 
+  program.command('mount')
+    .description('serve IMAGE read-write (or -o ro) at MOUNTPOINT through FUSE; detaches once mounted unless -f')
+    .argument('<image>', 'the image file')
+    .argument('<mountpoint>', 'an existing, empty directory')
+    .option('-o <options>', 'comma-separated mount options (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-f, --foreground', 'stay in the foreground until unmounted')
+    .option('--log <file>', 'append log lines to FILE instead of stderr')
+    .addHelpText('after', `
+Mount options (fuse2fs / mount(8) style):
+  ro, rw                  read-only or read-write (default rw)
+  allow_other             let other users in (non-root needs user_allow_other in /etc/fuse.conf)
+  default_permissions     kernel permission checks from mode bits (always on)
+  uid=N, gid=N            report every file as owned by N
+  fakeroot                report root as the owner of every file
+  offset=BYTES            the filesystem starts BYTES into the image
+  norecovery              do not replay the journal (forces ro)
+  errors=continue|remount-ro|panic
+  writeback_cache         let the kernel cache writes (it then owns mtime/size)
+  cache_size=SIZE         block cache size (e.g. 256M; default 64M)
+  commit=SECONDS          commit interval (default 5)
+  acl                     enforce POSIX ACLs in the kernel
+  entry_timeout=S, attr_timeout=S   kernel cache timeouts (default 60)
+  nonempty                allow a non-empty mountpoint
+  debug                   log every request
+Unmount with: fuse4fs-ts umount MOUNTPOINT (or umount / fusermount3 -u).`)
+    .action(async (image: string, mountpoint: string, opts) => { lastActionCode = await runMount(image, mountpoint, opts); });
+
+  program.command('umount')
+    .description('unmount a fuse4fs-ts mount (also clears a mount left by a killed server)')
+    .argument('<mountpoint>', 'the mount point')
+    .option('-l, --lazy', 'detach even if busy')
+    .action(async (mountpoint: string, opts) => { lastActionCode = await runUmount(mountpoint, opts); });
+
   return program;
 }
 
-/** Run the CLI; returns the exit code. */
-export function main(argv: string[]): number {
+/** Run the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  lastActionCode = undefined;
   try {
-    program.parse(argv);
-    return EXIT.ok;
+    await program.parseAsync(argv);
+    return lastActionCode ?? EXIT.ok;
   } catch (e) {
     return reportError(e);
   }
 }
+let lastActionCode: number | undefined;
 
 function reportError(e: unknown): number {
   if (process.env.FUSE4FS_DEBUG === '1' && e instanceof Error && !(e instanceof CommanderError)) {
@@ -138,4 +174,4 @@ function reportError(e: unknown): number {
 // Run when started as `node [--import tsx] src/cli/main.ts` (bin/fuse4fs-ts imports main() instead).
 const invokedDirectly = /(?:^|[\\/])cli[\\/]main\.(?:ts|js)$/.test(process.argv[1] ?? '');
 
-if (invokedDirectly) process.exit(main(process.argv));
+if (invokedDirectly) void main(process.argv).then((code) => { process.exitCode = code; });

@@ -154,6 +154,12 @@ export function lookup(vol: Volume, dir: Inode, name: Uint8Array): number {
   if (!dir.isDir) return -Errno.ENOTDIR;
   if (name.length === 0) return -Errno.ENOENT;
   if (name.length > 255) return -Errno.ENAMETOOLONG;
+  if (name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e))) {
+    // "." and ".." live at the start (block 0, or the inline parent word), as
+    // the kernel's __ext4_find_entry reads them; an htree search would miss them.
+    if (name.length === 1) return dir.ino;
+    return dotDot(vol, dir);
+  }
   if (!isInline(dir) && isIndexed(vol, dir)) {
     const r = htreeLookup(vol, dir, name);
     if (r !== null) return r;
@@ -165,6 +171,17 @@ export function lookup(vol: Volume, dir: Inode, name: Uint8Array): number {
     return true;
   });
   return found;
+}
+
+/** The parent inode number recorded in a directory (its ".." entry). */
+export function dotDot(vol: Volume, dir: Inode): number {
+  let parent = -Errno.ENOENT;
+  let seen = 0;
+  readDir(vol, dir, 0, (ino, n) => {
+    if (n.length === 2 && n[0] === 0x2e && n[1] === 0x2e) { parent = ino; return false; }
+    return ++seen < 2; // "." and ".." are the first two records
+  });
+  return parent;
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -90,7 +90,8 @@ function entryHash(dv: DataView, entries: number, i: number): number {
   return i === 0 ? 0 : dv.getUint32(entries + i * 8, true);
 }
 function entryBlock(dv: DataView, entries: number, i: number): number {
-  return dv.getUint32(entries + i * 8 + 4, true);
+  // The top 4 bits are reserved (dx_get_block masks them, as e2fsprogs does).
+  return dv.getUint32(entries + i * 8 + 4, true) & 0x0fffffff;
 }
 
 /** Last entry whose hash <= h (entry 0 covers from hash 0). */
