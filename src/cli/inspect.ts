@@ -5,8 +5,8 @@
 // same data typed (src/ext2/describe.ts).
 import { readFileSync } from 'node:fs';
 import {
-  describeGroups, describeInode, describeJournal, describeSuperblock, type GroupDescription, type InodeDescription,
-  type JournalDescription, type SuperblockDescription, type XattrDescription,
+  describeGroups, describeInode, describeJournal, describeMmp, describeSuperblock, type GroupDescription, type InodeDescription,
+  type JournalDescription, type MmpDescription, type SuperblockDescription, type XattrDescription,
 } from '../ext2/describe.js';
 import type { Volume } from '../ext2/volume.js';
 import { CliError, EXIT, Out, checkIno, hex, openImage, parseTarget, printJson, resolveOrFail, type ImageOptions } from './common.js';
@@ -22,21 +22,13 @@ export function runInspect(image: string, target: string | undefined, opts: Insp
   const vol = openImage(image, opts, true);
   try {
     if (target === undefined) {
-      const sb = describeSuperblock(vol);
-      const journal = describeJournal(vol);
-      const groups = opts.groups ? describeGroups(vol) : undefined;
       if (opts.json) {
-        printJson({ image, superblock: sb, journal, ...(groups ? { groups } : {}) });
+        const groups = opts.groups ? describeGroups(vol) : undefined;
+        printJson({ image, superblock: describeSuperblock(vol), journal: describeJournal(vol), mmp: describeMmp(vol), ...(groups ? { groups } : {}) });
         return;
       }
       const out = new Out();
-      for (const l of superblockLines(sb)) out.line(l);
-      if (journal) for (const l of journalLines(journal, sb.blockSize)) out.line(l);
-      out.line();
-      if (groups) {
-        out.line();
-        for (const g of groups) for (const l of groupLines(vol, sb, g)) out.line(l);
-      }
+      out.text(superblockText(vol, opts.groups === true));
       out.flush();
       return;
     }
@@ -54,6 +46,22 @@ export function runInspect(image: string, target: string | undefined, opts: Insp
   } finally {
     vol.close();
   }
+}
+
+/** `dumpe2fs -h` text (withGroups: `dumpe2fs` text) of a volume. */
+export function superblockText(vol: Volume, withGroups: boolean): string {
+  const sb = describeSuperblock(vol);
+  const journal = describeJournal(vol);
+  const mmp = describeMmp(vol);
+  const L = superblockLines(sb);
+  if (journal) L.push(...journalLines(journal, sb.blockSize));
+  if (mmp) L.push(...mmpLines(mmp));
+  L.push('');
+  if (withGroups) {
+    L.push('');
+    for (const g of describeGroups(vol)) L.push(...groupLines(sb, g));
+  }
+  return L.map((l) => `${l}\n`).join('');
 }
 
 // ---------------------------------------------------------------- time and names
@@ -178,7 +186,7 @@ export function superblockLines(s: SuperblockDescription): string[] {
   if (s.hashSeed) f('Directory Hash Seed:', s.hashSeed);
   if (s.journalBackupType) f('Journal backup:', s.journalBackupType === 1 ? 'inode blocks' : `type ${s.journalBackupType}`);
   if (s.backupBgs[0] || s.backupBgs[1]) {
-    f('Backup block groups:', `${s.backupBgs[0] ? `${s.backupBgs[0]} ` : ''}${s.backupBgs[1] ? `${s.backupBgs[1]}` : ''}`);
+    f('Backup block groups:', s.backupBgs.filter((g) => g !== 0).map((g) => `${g} `).join(''));
   }
   if (s.snapshotInode) {
     f('Snapshot inode:', s.snapshotInode);
@@ -242,6 +250,21 @@ export function journalLines(j: JournalDescription, fsBlockSize: number): string
   return L;
 }
 
+/** The MMP block as dumpe2fs prints it (misc/dumpe2fs.c print_mmp_block). */
+export function mmpLines(m: MmpDescription): string[] {
+  const seq = m.sequence === 0 ? '00000000' : `0x${hex(m.sequence, 6)}`; // printf %#08x
+  return [
+    'MMP_block:',
+    `    mmp_magic: 0x${m.magic.toString(16)}`,
+    `    mmp_check_interval: ${m.checkInterval}`,
+    `    mmp_sequence: ${seq}`,
+    `    mmp_update_date: ${asctime(m.time)}`,
+    `    mmp_update_time: ${m.time}`,
+    `    mmp_node_name: ${m.nodeName}`,
+    `    mmp_device_name: ${m.deviceName}`,
+  ];
+}
+
 // ---------------------------------------------------------------- groups
 
 function ranges(r: [number, number][]): string {
@@ -249,7 +272,7 @@ function ranges(r: [number, number][]): string {
 }
 
 /** One group as dumpe2fs's list_desc prints it. */
-export function groupLines(vol: Volume, s: SuperblockDescription, g: GroupDescription): string[] {
+export function groupLines(s: SuperblockDescription, g: GroupDescription): string[] {
   const L: string[] = [];
   let head = `Group ${g.group}: (Blocks ${g.firstBlock}-${g.lastBlock})`;
   if (g.checksum !== null) {
@@ -284,7 +307,6 @@ export function groupLines(vol: Volume, s: SuperblockDescription, g: GroupDescri
   L.push(`  ${g.freeBlocks} free ${units}, ${g.freeInodes} free inodes, ${g.usedDirs} directories${g.itableUnused ? `, ${g.itableUnused} unused inodes` : ''}`);
   L.push(`  Free blocks: ${ranges(g.freeBlockRanges)}`);
   L.push(`  Free inodes: ${ranges(g.freeInodeRanges)}`);
-  void vol;
   return L;
 }
 

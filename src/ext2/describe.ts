@@ -863,3 +863,36 @@ function blockMapList(vol: Volume, inode: Inode): NonNullable<InodeDescription['
   flush();
   return { entries, total };
 }
+
+// ---------------------------------------------------------------- MMP
+
+/** The multi-mount protection block (Documentation/filesystems/ext4/mmp.rst). */
+export interface MmpDescription {
+  block: number;
+  magic: number;
+  sequence: number;
+  /** Seconds since the epoch of the last update. */
+  time: number;
+  nodeName: string;
+  deviceName: string;
+  checkInterval: number;
+  checksum: number;
+}
+
+/** The MMP block, or null without the mmp feature. */
+export function describeMmp(vol: Volume): MmpDescription | null {
+  if (!vol.has('incompat', INCOMPAT.mmp)) return null;
+  const nr = vol.sb.s_mmp_block;
+  const b = vol.readMetaBlock(nr, 'superblock', { block: nr });
+  const dv = viewOf(b);
+  return {
+    block: nr,
+    magic: dv.getUint32(0, true),
+    sequence: dv.getUint32(4, true),
+    time: dv.getUint32(8, true) + dv.getUint32(12, true) * 2 ** 32,
+    nodeName: cString(b.subarray(0x10, 0x50)),
+    deviceName: cString(b.subarray(0x50, 0x70)),
+    checkInterval: dv.getUint16(0x70, true),
+    checksum: dv.getUint32(0x3fc, true),
+  };
+}
