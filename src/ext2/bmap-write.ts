@@ -96,8 +96,11 @@ export function unmapRange(vol: Volume, h: Handle, inode: Inode, lblk: number, c
   if (end <= lblk) return 0;
   if (!usesExtents(inode)) return indirectClear(vol, h, inode, lblk, end);
   const freed = removeExtents(vol, h, inode, lblk, end);
+  // Directory and symlink blocks live in the block cache (possibly dirty): a freed one's pending write is void.
+  const cached = !inode.isReg;
   let n = 0;
   for (const f of freed) {
+    if (cached) for (let i = 0; i < f.length; i++) h.forget(f.start + i);
     vol.alloc.freeBlocks(h, f.start, f.length);
     n += f.length;
   }

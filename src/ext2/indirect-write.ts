@@ -80,6 +80,7 @@ export function indirectClear(vol: Volume, h: Handle, inode: Inode, from: number
   const bs512 = vol.blockSize / 512;
   const freeData = (p: number) => {
     if (!vol.validBlock(p)) corrupt('indirect', `block map points at ${p}, outside the volume`, { ino: inode.ino });
+    if (!inode.isReg) h.forget(p); // a directory's block may be dirty in the cache: its pending write is void
     vol.alloc.freeBlocks(h, p, 1);
     inode.blocks512 = inode.blocks512 - bs512;
     freedData++;
