@@ -31,8 +31,6 @@ export function modeString(mode: number): string {
     trip(0o004, 0o002, 0o001, (mode & 0o1000) !== 0, 't');
 }
 
-const dec = new TextDecoder('utf-8');
-
 function linkTarget(vol: Volume, inode: Inode): Uint8Array | null {
   const t = readLink(vol, inode);
   return typeof t === 'number' ? null : t;
@@ -232,7 +230,6 @@ export function runTree(image: string, path: string, opts: TreeOptions): void {
     walk(root, '');
     out.text(`\n${dirs} director${dirs === 1 ? 'y' : 'ies'}, ${files} file${files === 1 ? '' : 's'}\n`);
     out.flush();
-    void dec;
   } finally {
     vol.close();
   }
