@@ -117,7 +117,10 @@ export class Ext2Ops implements FuseOps {
   }
 
   destroy(): void {
-    if (!this.readOnly) this.commit();
+    if (!this.readOnly) {
+      this.fs.dropAllLookups();
+      this.commit();
+    }
     this.fs.close();
   }
 

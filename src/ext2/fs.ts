@@ -841,6 +841,19 @@ export class Filesystem {
     this.vol.sync();
   }
 
+  /**
+   * The kernel let go of everything (unmount: no FORGETs come): drop all lookup
+   * counts and free the unlinked inodes nobody has open any more.
+   */
+  dropAllLookups(): void {
+    for (const [, inode] of [...this.vol.inodes.pinned()]) {
+      if (inode.nlookup > 0) {
+        inode.nlookup = 0;
+        this.maybeEvict(inode);
+      }
+    }
+  }
+
   /** Commit and close. Inodes still open stay on the orphan list (reclaimed at the next open). */
   close(): void {
     this.vol.close();
