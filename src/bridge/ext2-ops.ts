@@ -74,6 +74,7 @@ export class Ext2Ops implements FuseOps {
   commit(): void {
     this.fs.sync();
     this.lastCommit = Date.now();
+    this.dirty.clear(); // everything written so far is durable now
   }
 
   // ---- attrs ---------------------------------------------------------------------
