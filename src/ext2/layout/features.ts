@@ -71,7 +71,7 @@ export const RO_COMPAT_WRITABLE =
 /** Ro-compat features the reader understands well enough to read (others: still readable, warned). */
 export const RO_COMPAT_READABLE =
   RO_COMPAT_WRITABLE | RO_COMPAT.quota | RO_COMPAT.project | RO_COMPAT.read_only | RO_COMPAT.verity |
-  RO_COMPAT.btree_dir;
+  RO_COMPAT.btree_dir | RO_COMPAT.bigalloc;
 
 /** Where dumpe2fs (lib/e2p/feature.c) prints another name than the kernel's. */
 const DISPLAY_NAME: Record<string, string> = { gdt_csum: 'uninit_bg', read_only: 'read-only', exclude_bitmap: 'snapshot_bitmap' };
