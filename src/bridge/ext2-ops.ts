@@ -383,7 +383,14 @@ export class Ext2Ops implements FuseOps {
   }
 
   setxattr(ctx: RequestContext, name: Uint8Array, value: Uint8Array, flags: number): number {
-    return neg(this.fs.setxattr(nodeToIno(ctx.nodeid), name, value, flags));
+    const ino = nodeToIno(ctx.nodeid);
+    const accessAcl = name.length === 23 && Buffer.from(name).toString('latin1') === 'system.posix_acl_access';
+    const before = accessAcl ? this.fs.getattr(ino).mode : 0;
+    const r = this.fs.setxattr(ino, name, value, flags);
+    // An access ACL sets the permission bits; without FUSE_POSIX_ACL the kernel
+    // keeps its cached attributes after SETXATTR (cp -a showed the old mode).
+    if (r === 0 && accessAcl && this.fs.getattr(ino).mode !== before) this.notifier?.invalInode(ctx.nodeid, -1, 0);
+    return neg(r);
   }
 
   listxattr(ctx: RequestContext, out: DataOut): number {

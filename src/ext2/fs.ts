@@ -18,6 +18,7 @@ import { fallocateFile, seekFile, truncateFile, writeFile } from './file-write.j
 import { addEntry, initDirBlock, isEmptyDir, removeEntry, replaceEntry, setDotDot } from './dir-write.js';
 import { getXattrValue, listXattrNames, releaseXattrs, removeXattr, setXattr } from './xattr-write.js';
 import { xattrBlockChecksum } from './xattr-codec.js';
+import { aclModeBits, encodeXattrAcl, parseXattrAcl } from './acl.js';
 import { OrphanList } from './orphan.js';
 import type { Handle } from './txn.js';
 import { randomInt } from 'node:crypto';
@@ -807,10 +808,27 @@ export class Filesystem {
     if (this.vol.readOnly) return -Errno.EROFS;
     const inode = this.inode(ino);
     if (inode.hasFlag(InodeFlags.IMMUTABLE) || inode.hasFlag(InodeFlags.APPEND)) return -Errno.EPERM; // xattr_permission
+    // ext4_set_acl: an access ACL sets the permission bits (posix_acl_update_mode)
+    // and is not stored when the bits say it all; a default ACL is for directories.
+    const full = typeof name === 'string' ? name : Buffer.from(name).toString('latin1');
+    let aclMode = -1;
+    if (full === 'system.posix_acl_access' || full === 'system.posix_acl_default') {
+      const entries = parseXattrAcl(value);
+      if (entries === null) return -Errno.EINVAL;
+      if (full === 'system.posix_acl_default') {
+        if (!inode.isDir) return entries.length ? -Errno.EACCES : 0;
+      } else if (entries.length) {
+        const bits = aclModeBits(entries);
+        aclMode = bits.mode;
+        if (bits.equivalent) value = encodeXattrAcl([]);
+      }
+      flags = 0; // set_posix_acl ignores XATTR_CREATE/XATTR_REPLACE
+    }
     const h = this.begin();
     try {
       const r = setXattr(this.vol, h, inode, name, value, flags);
       if (r < 0) return r;
+      if (aclMode >= 0) inode.mode = (inode.mode & ~0o777) | aclMode;
       inode.setTime('ctime', now());
       this.write(h, inode);
       return 0;
