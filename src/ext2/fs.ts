@@ -10,7 +10,7 @@ import {
   InodeFlags, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Timestamp,
 } from './layout/inode.js';
 import { FT } from './layout/dirent.js';
-import { INCOMPAT, RO_COMPAT } from './layout/features.js';
+import { COMPAT, INCOMPAT, RO_COMPAT } from './layout/features.js';
 import { lookup as dirLookup, readDir, type DirVisitor } from './dir.js';
 import { readFileRange, readLink, isInline } from './file.js';
 import { initBlockMap, unmapRange } from './bmap-write.js';
@@ -152,6 +152,9 @@ export class Filesystem {
       else if (this.vol.metaBgDescriptorIn(g) !== null) o += 1;
       o += 2 + geo.inodeTableBlocks;
     }
+    // ext4_calculate_overhead: an internal journal counts too, loaded or not
+    const jino = this.vol.sb.s_journal_inum;
+    if (this.vol.has('compat', COMPAT.has_journal) && jino !== 0) o += Math.floor(this.inode(jino).size / this.vol.blockSize);
     return o;
   }
 
