@@ -71,10 +71,12 @@ export class Ext2Ops implements FuseOps {
     if (this.fs.vol.txn.hasPending && Date.now() - this.lastCommit >= this.commitIntervalMs) this.commit();
   }
 
-  commit(): void {
-    this.fs.sync();
+  /** Durable commit (fsync, syncfs, unmount) or a write-out without barriers (close, timer). */
+  commit(durable = true): void {
+    if (this.readOnly) return;
+    this.fs.vol.txn.commit({ durable });
     this.lastCommit = Date.now();
-    this.dirty.clear(); // everything written so far is durable now
+    this.dirty.clear(); // everything written so far is in the image now
   }
 
   // ---- attrs ---------------------------------------------------------------------
@@ -304,10 +306,7 @@ export class Ext2Ops implements FuseOps {
 
   flush(ctx: RequestContext, _fh: number): number {
     const ino = nodeToIno(ctx.nodeid);
-    if (this.commitOnClose && this.dirty.has(ino)) {
-      this.dirty.delete(ino);
-      this.commit();
-    }
+    if (this.commitOnClose && this.dirty.has(ino)) this.commit(false);
     return 0;
   }
 

@@ -61,6 +61,8 @@ export class TxnManager {
   fixedDirty = false;
   private open = 0;
   commits = 0;
+  /** Commits were written without barriers since the last durable one. */
+  private unflushed = false;
 
   constructor(readonly cache: BlockCache, private readonly hooks: CommitHooks) {}
 
@@ -77,16 +79,27 @@ export class TxnManager {
     return this.pending;
   }
 
-  /** Make everything changed so far durable. Must not run inside a handle. */
-  commit(): void {
+  /**
+   * Write everything changed so far to the image. Must not run inside a handle.
+   * `durable` (the default) adds the barriers (fdatasync before and after) that
+   * make it survive a power loss: fsync, syncfs and unmount ask for that. Without
+   * them (close of a written file, the timer) the image file holds the changes,
+   * which survives the death of this process but not of the machine.
+   */
+  commit(opts: { durable?: boolean } = {}): void {
     if (this.open !== 0) throw new Error(`commit with ${this.open} open handle(s)`);
-    if (!this.pending) return;
+    const durable = opts.durable ?? true;
+    if (!this.pending) {
+      if (durable && this.unflushed) { this.cache.dev.flush(); this.unflushed = false; }
+      return;
+    }
     this.hooks.beforeCommit();
     const dev = this.cache.dev;
-    dev.flush(); // data blocks first (data=ordered)
+    if (durable) dev.flush(); // data blocks first (data=ordered)
     this.cache.writeBack();
     this.hooks.writeFixedMetadata();
-    dev.flush();
+    if (durable) dev.flush();
+    this.unflushed = !durable;
     this.pending = false;
     this.fixedDirty = false;
     this.commits++;
