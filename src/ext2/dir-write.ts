@@ -255,20 +255,25 @@ function linearFind(vol: Volume, dir: Inode, name: Uint8Array): EntryLocation | 
   for (let lblk = 0; lblk < nblocks; lblk++) {
     const run = runAt(vol, dir, lblk);
     if (run.physical === 0 || run.unwritten) { lblk += Math.max(run.length, 1) - 1; continue; } // whole runs
-    const physical = run.physical;
-    const buf = vol.readMetaBlock(physical, 'dirent', { ino: dir.ino });
-    verifyDirBlock(vol, dir, buf, lblk, physical);
-    let prev = -1;
-    let found = -1;
-    let foundPrev = -1;
-    forEachRecord(vol, dir, buf, 0, leafEnd(vol, buf), physical, (off, ino, _recLen, nameLen) => {
-      if (ino !== 0 && nameAt(buf, off, nameLen, name)) { found = off; foundPrev = prev; return false; }
-      prev = off;
-      return true;
-    });
-    if (found >= 0) return { lblk, physical, off: found, prev: foundPrev };
+    const hit = findInLeaf(vol, dir, lblk, run.physical, name);
+    if (hit) return hit;
   }
   return -Errno.ENOENT;
+}
+
+/** Read and verify leaf block `lblk` (at `physical`) and find `name` in it: its record and the one before. */
+export function findInLeaf(vol: Volume, dir: Inode, lblk: number, physical: number, name: Uint8Array): EntryLocation | null {
+  const buf = vol.readMetaBlock(physical, 'dirent', { ino: dir.ino });
+  verifyDirBlock(vol, dir, buf, lblk, physical);
+  let prev = -1;
+  let found = -1;
+  let foundPrev = -1;
+  forEachRecord(vol, dir, buf, 0, leafEnd(vol, buf), physical, (off, ino, _recLen, nameLen) => {
+    if (ino !== 0 && nameAt(buf, off, nameLen, name)) { found = off; foundPrev = prev; return false; }
+    prev = off;
+    return true;
+  });
+  return found >= 0 ? { lblk, physical, off: found, prev: foundPrev } : null;
 }
 
 function dirBlocks(vol: Volume, dir: Inode): number {

@@ -36,7 +36,7 @@ import { dirRecLen, recLenFromDisk, verifyDirBlock } from './dir.js';
 import { effectiveHashVersion, readDxRoot } from './htree.js';
 import { runAt } from './file.js';
 import {
-  appendDirBlock, findSlot, forEachRecord, hasFileType, initDirTail, insertAt, leafEnd, nameAt, recLenToDisk,
+  appendDirBlock, findInLeaf, findSlot, forEachRecord, hasFileType, initDirTail, insertAt, leafEnd, recLenToDisk,
   setLeafChecksum, tailSize, writable, type EntryLocation, type NewDirBlock,
 } from './dir-write.js';
 import type { Handle } from './txn.js';
@@ -195,18 +195,8 @@ export function dxFindEntry(vol: Volume, dir: Inode, name: Uint8Array): EntryLoc
   for (let guard = 0; guard <= vol.geo.blocksCount; guard++) {
     const f = path.frames[path.frames.length - 1]!;
     const lblk = entryBlock(frameBuf(vol, dir, f), f, f.at);
-    const physical = dirPhysical(vol, dir, lblk);
-    const buf = vol.readMetaBlock(physical, 'dirent', { ino: dir.ino });
-    verifyDirBlock(vol, dir, buf, lblk, physical);
-    let prev = -1;
-    let found = -1;
-    let foundPrev = -1;
-    forEachRecord(vol, dir, buf, 0, leafEnd(vol, buf), physical, (off, ino, _recLen, nameLen) => {
-      if (ino !== 0 && nameAt(buf, off, nameLen, name)) { found = off; foundPrev = prev; return false; }
-      prev = off;
-      return true;
-    });
-    if (found >= 0) return { lblk, physical, off: found, prev: foundPrev };
+    const hit = findInLeaf(vol, dir, lblk, dirPhysical(vol, dir, lblk), name);
+    if (hit) return hit;
     if (!nextLeaf(vol, dir, path)) return -Errno.ENOENT;
   }
   return corrupt('htree', 'leaf chain longer than the volume', { ino: dir.ino });
