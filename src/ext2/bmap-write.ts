@@ -56,6 +56,8 @@ export function allocateRange(vol: Volume, h: Handle, inode: Inode, lblk: number
   if (opts.unwritten && !extents) return -Errno.EOPNOTSUPP;
   const runs: MappedRun[] = [];
   const fresh: { lblk: number; len: number }[] = [];
+  // A run allocated but not yet (wholly) in the map when a tree or indirect block could not be had.
+  let pending: { lblk: number; start: number; len: number; mapped: number } | null = null;
   let cur = lblk;
   try {
     while (cur < end) {
@@ -70,18 +72,32 @@ export function allocateRange(vol: Volume, h: Handle, inode: Inode, lblk: number
       const got = vol.alloc.allocBlocks(h, goalFor(vol, inode, cur), Math.min(n, extents ? maxLen : n));
       if (typeof got === 'number') throw new NoSpace();
       inode.blocks512 = inode.blocks512 + got.length * (vol.blockSize / 512);
+      pending = { lblk: cur, start: got.start, len: got.length, mapped: 0 };
       if (extents) {
         insertExtent(vol, h, inode, { lblk: cur, len: got.length, pblk: got.start, unwritten: !!opts.unwritten });
+        pending.mapped = got.length;
       } else {
-        for (let i = 0; i < got.length; i++) indirectSet(vol, h, inode, cur + i, got.start + i, got.start + i);
+        for (let i = 0; i < got.length; i++) {
+          indirectSet(vol, h, inode, cur + i, got.start + i, got.start + i);
+          pending.mapped = i + 1;
+        }
       }
+      pending = null;
       fresh.push({ lblk: cur, len: got.length });
       runs.push({ logical: cur, physical: got.start, length: got.length, unwritten: !!opts.unwritten, fresh: true });
       cur += got.length;
     }
   } catch (e) {
     if (!(e instanceof NoSpace || e instanceof ExtentNoSpace || e instanceof IndirectNoSpace)) throw e;
-    // Roll back what this call mapped.
+    // Roll back what this call mapped, and give back what it allocated but could not map.
+    if (pending) {
+      const left = pending.len - pending.mapped;
+      if (left > 0) {
+        vol.alloc.freeBlocks(h, pending.start + pending.mapped, left);
+        inode.blocks512 = inode.blocks512 - left * (vol.blockSize / 512);
+      }
+      fresh.push({ lblk: pending.lblk, len: pending.len }); // its mapped part, and indirect blocks left empty
+    }
     for (const f of fresh) unmapRange(vol, h, inode, f.lblk, f.len);
     return -Errno.ENOSPC;
   }
