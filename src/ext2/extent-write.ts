@@ -182,7 +182,13 @@ function commitNode(vol: Volume, h: Handle, inode: Inode, path: PathNode[], leve
     }
     return;
   }
-  // Overflow.
+  // Overflow. A leaf's split may run up the tree: have every block it needs before changing anything
+  // (as ext4_ext_split allocates all its blocks first), so ENOSPC leaves the tree as it was.
+  if (node.leaf) {
+    let need = 1;
+    for (let l = level - 1; l >= 0 && path[l]!.index!.length + 1 > path[l]!.max; l--) need++;
+    if (vol.alloc.freeBlocksTotal < need) throw new ExtentNoSpace();
+  }
   if (level === 0) {
     // Grow: move the root's entries into a new block; the root becomes one index entry.
     const blk = allocTreeBlock(vol, h, inode, 0);
