@@ -116,8 +116,13 @@ export function readDir(vol: Volume, dir: Inode, from: number, visit: DirVisitor
   const nblocks = size / bs;
   let lblk = Math.floor(from / bs);
   let startOff = from % bs;
+  // A directory cannot hold more blocks than the volume: a damaged block map that
+  // repeats one block (indirect blocks pointing at each other) could otherwise make
+  // one readdir scan 2^30 blocks.
+  let budget = vol.geo.blocksCount;
   for (; lblk < nblocks; lblk++) {
     const run = runAt(vol, dir, lblk);
+    if (run.physical !== 0 && --budget < 0) corrupt('dirent', 'directory maps more blocks than the volume holds', { ino: dir.ino });
     if (run.physical === 0 || run.unwritten) {
       // Holes in directories read as empty; skip the whole run (a damaged i_size may span 2^40 bytes of hole).
       startOff = 0;
