@@ -482,6 +482,25 @@ describe('directory records (ext2-1k, linear /dir)', () => {
       assert.ok(performance.now() - t0 < 1000, `${name}: readDir took ${performance.now() - t0} ms`);
     }
   });
+  test('aliased indirect blocks repeating one block 2^24 times end with an error, not a 16M-block scan', () => {
+    const img = new Img('ext2-1k.img');
+    const ino = img.ino('/dir');
+    // Four blocks of another file serve as triple, double and single indirect blocks and one empty dir block.
+    const [t3, t2, t1, d] = [0, 1, 2, 3].map((i) => img.block('/bin/random-8k.bin', i)) as [number, number, number, number];
+    for (let i = 0; i < img.bs / 4; i++) {
+      img.u32(img.blockPos(t3) + i * 4, t2);
+      img.u32(img.blockPos(t2) + i * 4, t1);
+      img.u32(img.blockPos(t1) + i * 4, d);
+    }
+    img.bytes.fill(0, img.blockPos(d), img.blockPos(d) + img.bs);
+    img.u16(img.blockPos(d) + 4, img.bs); // one empty record covering the block
+    img.u32(img.inodePos(ino) + I_BLOCK_OFFSET + 14 * 4, t3);
+    img.u32(img.inodePos(ino) + off(InodeRaw, 'i_size_high'), 1); // 4 GiB
+    const vol = img.open();
+    const t0 = performance.now();
+    expectCorrupt(() => names(vol, vol.inodes.get(ino)), 'dirent', { ino }, /more blocks than the volume holds/);
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+  });
 });
 
 describe('htree (ext4-bigdir /bigdir, two levels)', () => {
