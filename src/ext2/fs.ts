@@ -136,9 +136,9 @@ export class Filesystem {
     return dir.linksCount >= LINK_MAX && !this.vol.has('roCompat', RO_COMPAT.dir_nlink);
   }
   private incDirLinks(dir: Inode): void {
-    // ext4_inc_count: past the limit a directory's count sticks at 1 (dir_nlink).
+    // ext4_inc_count: past the limit (65000 is still counted) a directory's count sticks at 1 (dir_nlink).
     const n = dir.linksCount + 1;
-    dir.linksCount = n >= LINK_MAX || dir.linksCount === 1 ? 1 : n;
+    dir.linksCount = n > LINK_MAX || dir.linksCount === 1 ? 1 : n;
   }
   private decDirLinks(dir: Inode): void {
     if (dir.linksCount > 2) dir.linksCount = dir.linksCount - 1;
