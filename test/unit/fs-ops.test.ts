@@ -9,7 +9,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { closeSync, lstatSync, openSync, readFileSync, readSync, statfsSync } from 'node:fs';
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Filesystem, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, now } from '../../src/ext2/fs.js';
 import { InodeFlags, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFREG, S_IFSOCK, type Timestamp } from '../../src/ext2/layout/inode.js';
@@ -18,7 +19,7 @@ import { maxIndirectBlocks } from '../../src/ext2/indirect.js';
 import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, encodeXattrAcl } from '../../src/ext2/acl.js';
 import { Errno, errnoName } from '../../src/util/errno.js';
 import { freshCopy, getImage } from '../helpers/images.js';
-import { e2fsck, hasTool, superblockFields } from '../helpers/tools.js';
+import { e2fsck, hasTool, mke2fs, superblockFields } from '../helpers/tools.js';
 import { canLoopMount, withLoopMount } from '../helpers/kernel.js';
 import { fsResolve, hashContent, nameBytes, pattern, snapshotFs, snapshotKernel, type Facts, type Kind } from '../helpers/model.js';
 
@@ -181,8 +182,13 @@ function fsckClean(image: string, when: string): void {
  */
 async function scenario(flavour: string, body: (fs: Filesystem, image: string) => Wants | Promise<Wants>): Promise<void> {
   const entry = getImage(flavour);
-  const image = freshCopy(flavour);
-  const crtime = entry.inodeSize > 128;
+  const options = entry.kernelMountOptions.split(',').filter((o) => o !== 'ro' && o !== '');
+  await scenarioOn(freshCopy(flavour), entry.inodeSize > 128, entry.kernelMountable ? options : null, body);
+}
+
+/** The same on any image; `mountOptions` null when the kernel cannot mount it. */
+async function scenarioOn(image: string, crtime: boolean, mountOptions: string[] | null,
+  body: (fs: Filesystem, image: string) => Wants | Promise<Wants>): Promise<void> {
   const fs = Filesystem.open(image, { readOnly: false, log: quiet });
   let wants: Wants;
   try {
@@ -191,7 +197,7 @@ async function scenario(flavour: string, body: (fs: Filesystem, image: string) =
   } finally {
     fs.close();
   }
-  fsckClean(image, `after the scenario on ${flavour}`);
+  fsckClean(image, 'after the scenario');
   const ro = Filesystem.open(image, { readOnly: true, log: quiet });
   try {
     checkWants(ourReader(ro, 'reopened', crtime), wants);
@@ -199,9 +205,8 @@ async function scenario(flavour: string, body: (fs: Filesystem, image: string) =
   } finally {
     ro.close();
   }
-  if (KERNEL && entry.kernelMountable) {
-    const options = entry.kernelMountOptions.split(',').filter((o) => o !== 'ro' && o !== '');
-    await withLoopMount(image, (mnt) => checkWants(kernelReader(mnt), wants), { options });
+  if (KERNEL && mountOptions) {
+    await withLoopMount(image, (mnt) => checkWants(kernelReader(mnt), wants), { options: mountOptions });
   }
 }
 
@@ -509,6 +514,34 @@ scenarios('EMLINK at 65000 links', ['ext4'], (fs) => {
     [`hardlinks/${name(2)}`]: null,
     'one-more': { sameAs: 'hardlinks/target' },
   };
+});
+
+describe('EMLINK at 65000 subdirectories without dir_nlink', () => {
+  test('ext2, 1 KiB blocks, 66000 inodes (made here)', { skip: !TOOLS && 'e2fsprogs not installed' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fuse4fs-ts-emlink-'));
+    try {
+      const image = join(dir, 'ext2.img');
+      mke2fs(['-q', '-t', 'ext2', '-b', '1024', '-N', '66000', '-I', '128', image, '100M']);
+      await scenarioOn(image, false, [], (fs) => {
+        const p = mkdir(fs, 2, 'parent');
+        for (let i = 0; i < 64998; i++) {
+          const r = fs.mkdir(p, b(`d${i}`), 0o755, 0, 0);
+          if (r < 0) assert.fail(`mkdir ${i}: ${errnoName(r)}`);
+        }
+        assert.equal(fs.getattr(p).nlink, 65000);
+        err(fs.mkdir(p, b('one-too-many'), 0o755, 0, 0), 'EMLINK', 'mkdir number 64999');
+        const q = mkdir(fs, 2, 'other');
+        err(fs.rename(q, b('..'), p, b('x')), 'EBUSY', 'rename of ..');
+        mkdir(fs, q, 'moving');
+        err(fs.rename(q, b('moving'), p, b('moved')), 'EMLINK', 'a dir moved into the full one');
+        ok(fs.rename(p, b('d0'), q, b('d0')), 'a dir moved out');
+        ok(fs.mkdir(p, b('now-it-fits'), 0o755, 0, 0), 'mkdir after one left');
+        return { parent: { nlink: 65000 }, 'parent/now-it-fits': { kind: 'dir' }, 'other/d0': { kind: 'dir' }, 'parent/one-too-many': null };
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 scenarios('EFBIG at the format\'s limit', ['ext2-1k', 'ext4'], (fs, flavour) => {
