@@ -1,5 +1,5 @@
 // Real trees through a real mount, on fresh 4 KiB-block images made by mke2fs
-// (ext4, ext3, ext2): tar extraction compared with its source (diff -r plus
+// (ext4, ext4 with inline_data, ext3, ext2): tar extraction compared with its source (diff -r plus
 // type/mode/owner/size/mtime/nlink/symlink target of every path), cp -a
 // (ns times kept), cp -al (every link the same inode, nlink doubled), mv of a
 // directory and a file across directories ('..' and parents' nlink), git
@@ -89,10 +89,10 @@ const GIT_ENV = {
   GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent', GIT_CONFIG_GLOBAL: '/dev/null',
 };
 
-async function treeScenario(type: FsType, budget: number, withGit: boolean, diag: (s: string) => void): Promise<void> {
+async function treeScenario(type: FsType, budget: number, withGit: boolean, diag: (s: string) => void, mkfsExtra: string[] = []): Promise<void> {
   const tree = pickTree(budget);
-  diag(`${type}: ${tree.paths} paths from ${tree.root} (${tree.entries.length} top-level entries)`);
-  const img = makeImage(type, '512M');
+  diag(`${type}${mkfsExtra.length ? ` (${mkfsExtra.join(' ')})` : ''}: ${tree.paths} paths from ${tree.root} (${tree.entries.length} top-level entries)`);
+  const img = makeImage(type, '512M', mkfsExtra);
   const t0 = Date.now();
   const lap = (what: string) => diag(`${type}: ${what} done at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   let srcListing: string[] = [];
@@ -200,6 +200,9 @@ describe('mount: real trees', { skip: skip ?? false }, () => {
   });
   test('ext3: tar, diff -r, cp -a, cp -al, mv, git, rm -rf', { timeout: 600_000 }, async (t) => {
     await treeScenario('ext3', Math.ceil(budget / 4), true, (s) => t.diagnostic(s));
+  });
+  test('ext4 with inline_data: tar, diff -r, cp -a, cp -al, mv, git, rm -rf', { timeout: 600_000 }, async (t) => {
+    await treeScenario('ext4', Math.ceil(budget / 4), true, (s) => t.diagnostic(s), ['-O', 'inline_data']);
   });
   test('ext2: tar, diff -r, cp -a, cp -al, mv, rm -rf', { timeout: 600_000 }, async (t) => {
     await treeScenario('ext2', Math.ceil(budget / 4), false, (s) => t.diagnostic(s));
