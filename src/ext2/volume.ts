@@ -4,7 +4,7 @@
 import { BlockCache } from '../cache/block-cache.js';
 import { FileDevice, type BlockDevice } from '../io/block-device.js';
 import { Errno } from '../util/errno.js';
-import { stderrLogger, type Logger } from '../util/log.js';
+import { makeLogger, stderrLogger, type Logger } from '../util/log.js';
 import { CorruptionError, UnsupportedError, corrupt, type CorruptionContext, type CorruptionKind } from './errors.js';
 import { descriptorBlock, groupFirstBlock, groupHasSuperblock, readGeometry, type Geometry } from './geometry.js';
 import { Allocator } from './alloc.js';
@@ -15,7 +15,11 @@ import { GroupDescriptor } from './layout/group-desc.js';
 import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock } from './layout/superblock.js';
 import { groupDescChecksumCrc16, groupDescChecksumCrc32c, superblockChecksum, volumeChecksumSeed, inodeChecksumSeed, setInodeChecksum } from './checksums.js';
 import { InodeTable } from './inode-table.js';
+import { recoverAtOpen } from './journal/open.js';
+import { JournalWriter } from './journal/writer.js';
 import type { Inode } from './inode.js';
+
+const silentLogger = makeLogger(() => {}, 'error');
 
 export interface OpenOptions {
   readOnly?: boolean;
@@ -121,7 +125,12 @@ export class Volume {
     this.txn = new TxnManager(this.cache, {
       beforeCommit: () => this.beforeCommit(),
       writeFixedMetadata: () => this.writeFixedMetadata(),
+      fixedMetadataBlocks: () => this.fixedMetadataBlocks(),
+      log: this.log,
     });
+    if (!readOnly && (geo.compat & COMPAT.has_journal) && this.sb.s_journal_inum !== 0) {
+      this.txn.attachJournal(JournalWriter.open(this));
+    }
   }
 
   readonly alloc: Allocator;
@@ -185,14 +194,35 @@ export class Volume {
     this.alloc.refreshGroupChecksums();
   }
 
-  /** Superblock (free counts, write time, checksum) and dirty descriptor blocks, in place. */
-  private writeFixedMetadata(): void {
+  /** Free counts, write time and checksum into the in-memory superblock. */
+  private refreshSuperblock(): void {
     const [fbLo, fbHi] = splitU64(this.alloc.freeBlocksTotal);
     this.sb.s_free_blocks_count_lo = fbLo;
     if (this.has('incompat', INCOMPAT['64bit'])) this.sb.s_free_blocks_count_hi = fbHi;
     this.sb.s_free_inodes_count = this.alloc.freeInodesTotal;
     this.sb.s_wtime = Math.floor(Date.now() / 1000) >>> 0;
     if (this.hasMetadataCsum) this.sb.s_checksum = superblockChecksum(this.sbBytes);
+  }
+
+  /** Journaled commits: the superblock's block and the dirty descriptor blocks, as whole-block copies. */
+  private fixedMetadataBlocks(): { nr: number; data: Uint8Array }[] {
+    this.refreshSuperblock();
+    const bs = this.geo.blockSize;
+    const sbBlock = Math.floor(SUPERBLOCK_OFFSET / bs);
+    const data = this.cache.get(sbBlock).slice();
+    data.set(this.sbBytes, SUPERBLOCK_OFFSET % bs);
+    const out = [{ nr: sbBlock, data }];
+    for (const i of [...this.dirtyGdtBlocks].sort((a, b) => a - b)) {
+      const { block, bytes } = this.gdtBlocks[i]!;
+      out.push({ nr: block, data: bytes.slice() });
+    }
+    this.dirtyGdtBlocks.clear();
+    return out;
+  }
+
+  /** Superblock (free counts, write time, checksum) and dirty descriptor blocks, in place. */
+  private writeFixedMetadata(): void {
+    this.refreshSuperblock();
     const bs = this.geo.blockSize;
     for (const i of [...this.dirtyGdtBlocks].sort((a, b) => a - b)) {
       const { block, bytes } = this.gdtBlocks[i]!;
@@ -222,6 +252,8 @@ export class Volume {
       dev = source;
     }
     try {
+      dev = recoverAtOpen(dev, { readOnly: opts.readOnly ?? typeof source === 'string', noRecovery: opts.noRecovery, log: opts.log ?? stderrLogger },
+        (d) => new Volume(d, { readOnly: true, noRecovery: true, checksums: 'warn', log: silentLogger }));
       return new Volume(dev, opts);
     } catch (e) {
       if (typeof source === 'string') dev.close();
@@ -230,7 +262,7 @@ export class Volume {
   }
 
   close(): void {
-    if (!this.readOnly) this.sync();
+    if (!this.readOnly) this.txn.close();
     this.dev.close();
   }
 
