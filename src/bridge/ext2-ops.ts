@@ -50,6 +50,12 @@ function neg(r: number): number {
 }
 
 export class Ext2Ops implements FuseOps {
+  /**
+   * Files whose data changed (write, truncate, fallocate, copy) since the last
+   * commit: their close commits, so what a program wrote is in the image once it
+   * closed the file. Metadata-only changes (create, chmod, utimes, flags) ride
+   * on the next commit point (timer, fsync, a data file's close, unmount).
+   */
   private dirty = new Set<number>();
   private lastCommit = Date.now();
   private notifier: Notifier | null = null;
@@ -175,7 +181,7 @@ export class Ext2Ops implements FuseOps {
     const r = this.fs.setattr(ino, set);
     if (r < 0) return -r;
     this.fillAttr(this.fs.getattr(ino), out.attr);
-    this.dirty.add(ino);
+    if (v & FATTR.SIZE) this.dirty.add(ino);
     return 0;
   }
 
@@ -273,7 +279,6 @@ export class Ext2Ops implements FuseOps {
     this.entry(r, entry);
     open.fh = fh;
     open.openFlags = this.openFlagsOut();
-    this.dirty.add(r);
     return 0;
   }
 
@@ -468,9 +473,7 @@ export class Ext2Ops implements FuseOps {
   ioctl(ctx: RequestContext, _fh: number, cmd: number, _arg: number, _flags: number, inData: Uint8Array, outSize: number,
     out: IoctlOut): number {
     const ino = nodeToIno(ctx.nodeid);
-    const r = handleIoctl(this.fs, ino, cmd, inData, outSize, out);
-    if (r === 0) this.dirty.add(ino);
-    return r;
+    return handleIoctl(this.fs, ino, cmd, inData, outSize, out);
   }
 
   bmap(ctx: RequestContext, block: number, blocksize: number, out: NumOut): number {
