@@ -1,6 +1,6 @@
 // Real trees through a real mount, on fresh 4 KiB-block images made by mke2fs
-// (ext4, ext4 with inline_data, ext3, ext2): tar extraction compared with its source (diff -r plus
-// type/mode/owner/size/mtime/nlink/symlink target of every path), cp -a
+// (ext4, ext4 with inline_data, ext3, ext2): tar extraction compared with its
+// source (diff -r plus type/mode/owner/size/mtime/nlink/symlink target of every path), cp -a
 // (ns times kept), cp -al (every link the same inode, nlink doubled), mv of a
 // directory and a file across directories ('..' and parents' nlink), git
 // init/add/commit/status/fsck/gc inside the mount, rm -rf of everything with
@@ -14,7 +14,7 @@
 // FUSE4FS_E2E_TREE=DIR picks another source; FUSE4FS_E2E_TREE_FILES=N changes
 // the ext4 budget (default 4000 paths; ext3 and ext2 get a quarter).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -26,7 +26,7 @@ const skip = mountSkipReason() ?? (hasCommand('tar') ? null : 'tar not found (ap
 interface Tree { root: string; entries: string[]; paths: number }
 
 function countPaths(p: string): number {
-  const st = statSync(p, { throwIfNoEntry: false });
+  const st = lstatSync(p, { throwIfNoEntry: false }); // never follow a symlink (tar does not)
   if (!st?.isDirectory()) return 1;
   let n = 1;
   for (const e of readdirSync(p, { withFileTypes: true })) {
