@@ -57,14 +57,18 @@ describe('mount: lifecycle', { skip: skip ?? false }, () => {
     const img = makeImage('ext4', '64M');
     const mnt = mkdtempSync(join(scratchDir(), 'mnt-'));
     const r = runCli(['mount', img, mnt]);
-    assert.equal(r.code, 0, `mount exited ${r.code}: ${r.stderr}`);
-    assert.ok(isMounted(mnt), 'mounted when the command returns');
-    writeFileSync(join(mnt, 'hello'), 'hello from a detached server\n');
-    const server = holders(img);
-    assert.equal(server.length, 1, `one process holds the image: ${server.join(' ')}`);
-    const u = runCli(['umount', mnt]);
-    assert.equal(u.code, 0, `umount exited ${u.code}: ${u.stderr}`);
-    assert.equal(isMounted(mnt), false);
+    try {
+      assert.equal(r.code, 0, `mount exited ${r.code}: ${r.stderr}`);
+      assert.ok(isMounted(mnt), 'mounted when the command returns');
+      writeFileSync(join(mnt, 'hello'), 'hello from a detached server\n');
+      const server = holders(img);
+      assert.equal(server.length, 1, `one process holds the image: ${server.join(' ')}`);
+      const u = runCli(['umount', mnt]);
+      assert.equal(u.code, 0, `umount exited ${u.code}: ${u.stderr}`);
+      assert.equal(isMounted(mnt), false);
+    } finally {
+      if (isMounted(mnt)) run('umount', ['-l', mnt]); // never leave a failed test's mount behind
+    }
     await waitFor(() => holders(img).length === 0, 30_000, 'the detached server to exit');
     assertFsckClean(img);
     // a second umount says so plainly
@@ -103,17 +107,25 @@ time.sleep(600)
       m.child.kill('SIGKILL');
       const e = await m.waitExit(10_000);
       assert.deepEqual(e, { code: null, signal: 'SIGKILL' });
+    } catch (e) {
+      holder?.kill('SIGKILL');
+      await m.destroy();
+      throw e;
     } finally {
       holder?.kill('SIGKILL');
     }
-    // the dead mount answers ENOTCONN until cleared
-    assert.ok(isMounted(m.mnt), 'the dead mount is still listed');
-    const st = run('ls', [m.mnt]); // (stat could be answered from the kernel's attribute cache)
-    assert.notEqual(st.code, 0);
-    assert.match(st.stderr, /Transport endpoint is not connected/);
-    const u = runCli(['umount', m.mnt]);
-    assert.equal(u.code, 0, `fuse4fs-ts umount of a dead mount exited ${u.code}: ${u.stderr}`);
-    assert.equal(isMounted(m.mnt), false, 'fuse4fs-ts umount cleared the dead mount');
+    try {
+      // the dead mount answers ENOTCONN until cleared
+      assert.ok(isMounted(m.mnt), 'the dead mount is still listed');
+      const st = run('ls', [m.mnt]); // (stat could be answered from the kernel's attribute cache)
+      assert.notEqual(st.code, 0);
+      assert.match(st.stderr, /Transport endpoint is not connected/);
+      const u = runCli(['umount', m.mnt]);
+      assert.equal(u.code, 0, `fuse4fs-ts umount of a dead mount exited ${u.code}: ${u.stderr}`);
+      assert.equal(isMounted(m.mnt), false, 'fuse4fs-ts umount cleared the dead mount');
+    } finally {
+      await m.destroy(); // a failed check must not leave the dead mount behind
+    }
 
     // the image opens again; mounting reclaims the orphan
     await withMount(img, {}, (mnt) => {
