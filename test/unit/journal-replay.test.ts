@@ -291,3 +291,25 @@ test('Filesystem.open read-write after a kernel crash: replay, orphans, writes, 
   assert.equal(r.code, 0, r.output);
   assert.doesNotMatch(runTool('dumpe2fs', ['-h', src]).stdout, /needs_recovery/);
 });
+
+test('fast commits are not replayed: a warning, a consistent filesystem with the full commits (e2fsck applies them too)', { skip: !TOOLS }, () => {
+  const src = copyOf('kernel-fastcommit');
+  const ref = e2fsckReplay(src);
+  const ours = `${src}.ours`;
+  copyFileSync(src, ours);
+  const log = memoryLogger();
+  const fs = Filesystem.open(ours, { readOnly: false, log });
+  assert.ok(log.lines.some((l) => /fast-commit blocks .* not replayed/.test(l)), log.lines.join('\n'));
+  const d = fs.lookup(2, new TextEncoder().encode('d'));
+  const names = (f: Filesystem, dir: number) => {
+    const out: string[] = [];
+    f.readdir(dir, 0, (_ino, n) => { out.push(new TextDecoder().decode(n)); return true; });
+    return out.filter((n) => n !== '.' && n !== '..').sort();
+  };
+  assert.deepEqual(names(fs, d), ['f1', 'f2', 'f3'], 'what the full commit made');
+  fs.close();
+  assert.equal(e2fsck(ours).code, 0);
+  const theirs = Filesystem.open(ref.path, { readOnly: true, log: memoryLogger() });
+  assert.deepEqual(names(theirs, theirs.lookup(2, new TextEncoder().encode('d'))), ['f1', 'f2', 'f3', 'f4', 'f5', 'f6'], 'e2fsck replays the fast commits');
+  theirs.close();
+});

@@ -13,7 +13,11 @@
 #                   python patch: feature bit, checksum type, superblock crc32c), then
 #                   debugfs transactions: blocks, a revoke, an escaped block (first 4
 #                   bytes = the jbd2 magic), and a last transaction without commit
-#   debugfs-v1      ext3 with debugfs `jo -c` (v1 checksums), blocks and a revoke
+#   debugfs-v1      ext3 with debugfs `jo -c` (v1 checksums), blocks and a revoke; the
+#                   revoke-only transaction gets a v1 commit checksum that e2fsck (and
+#                   the kernel) reject: replay stops after transaction 1 ("corrupt")
+#   kernel-fastcommit  ext4 with fast_commit: a full commit (sync -f), then three files
+#                   created and fsync'ed, which the kernel logs as fast commits only
 #
 # Needs root (loop mounts), e2fsprogs, python3, gzip. Run from anywhere:
 #   test/images/journal/make-journal-images.sh [NAME ...]
@@ -120,6 +124,22 @@ EOF
   finish debugfs-v1
 }
 
+kernel_fastcommit() {
+  local img=$WORK/kernel-fastcommit.img
+  mke2fs -q -F -t ext4 -O fast_commit -U 6a6f7572-6e61-4c00-8000-0000000000fc "$img" 16M
+  mount -o loop "$img" "$MNT"
+  mkdir "$MNT/d"
+  for i in 1 2 3; do echo "file $i" > "$MNT/d/f$i"; done
+  sync -f "$MNT"
+  for i in 4 5 6; do echo "fc $i" > "$MNT/d/f$i"; python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)" "$MNT/d/f$i"; done
+  sleep 0.5
+  cp --sparse=always "$img" "$WORK/fc.copy"
+  umount "$MNT"
+  mv "$WORK/fc.copy" "$img"
+  debugfs -R logdump "$img" 2>/dev/null | grep -q 'tag CREAT_DENTRY' || die "kernel-fastcommit: no fast commit in the journal"
+  finish kernel-fastcommit
+}
+
 finish() {
   local name=$1 img=$WORK/$1.img
   dumpe2fs -h "$img" 2>/dev/null | grep -q needs_recovery || die "$name: needs_recovery is not set"
@@ -140,4 +160,5 @@ sel kernel-ext3 && kernel_image kernel-ext3 "" 4M -t ext3 -b 1024
 sel kernel-ext3-v1 && kernel_image kernel-ext3-v1 "journal_checksum" 4M -t ext3 -b 1024
 sel debugfs-v2 && debugfs_v2
 sel debugfs-v1 && debugfs_v1
+sel kernel-fastcommit && kernel_fastcommit
 exit 0
