@@ -1,6 +1,7 @@
 // Journal replay (src/ext2/journal/recover.ts, open.ts) on the images of
 // test/images/journal/ (made by make-journal-images.sh: kernel-written v3 and
-// unchecksummed/v1 logs with revokes, debugfs-written v2 and v1 logs).
+// unchecksummed/v1 logs with revokes, debugfs-written v2 and v1 logs, a kernel
+// fast_commit log).
 // Oracle: `e2fsck -E journal_only -y` on a copy; the two images must be equal
 // byte for byte except the superblock fields e2fsck itself touches (s_wtime,
 // s_kbytes_written, s_checksum). Read-only opens lay the same blocks over the
@@ -89,6 +90,7 @@ for (const img of IMAGES) {
     assert.equal(report.replayed, true);
     assert.equal(report.inMemory, false);
     assert.ok(report.blocks > 0);
+    assert.ok(report.revokeHits >= 1, 'each image has a logged block revoked later');
     assert.equal(vol.has('incompat', 0x4), false, 'needs_recovery cleared');
     vol.close();
     const a = masked(readFileSync(ref.path));
