@@ -120,21 +120,25 @@ export function readDir(vol: Volume, dir: Inode, from: number, visit: DirVisitor
   // repeats one block (indirect blocks pointing at each other) could otherwise make
   // one readdir scan 2^30 blocks.
   let budget = vol.geo.blocksCount;
+  // One block-map lookup per run, not per block: a big linear directory is one
+  // or a few runs, and re-walking the map for every block dominated lookups.
+  let run = runAt(vol, dir, lblk);
   for (; lblk < nblocks; lblk++) {
-    const run = runAt(vol, dir, lblk);
-    if (run.physical !== 0 && --budget < 0) corrupt('dirent', 'directory maps more blocks than the volume holds', { ino: dir.ino });
+    if (lblk >= run.logical + run.length) run = runAt(vol, dir, lblk);
     if (run.physical === 0 || run.unwritten) {
       // Holes in directories read as empty; skip the whole run (a damaged i_size may span 2^40 bytes of hole).
       startOff = 0;
-      lblk += Math.max(1, Math.min(run.length, nblocks - lblk)) - 1;
+      lblk = Math.min(run.logical + run.length, nblocks) - 1;
       continue;
     }
-    const block = vol.readMetaBlock(run.physical, 'dirent', { ino: dir.ino });
-    verifyDirBlock(vol, dir, block, lblk, run.physical);
+    if (--budget < 0) corrupt('dirent', 'directory maps more blocks than the volume holds', { ino: dir.ino });
+    const physical = run.physical + (lblk - run.logical);
+    const block = vol.readMetaBlock(physical, 'dirent', { ino: dir.ino });
+    verifyDirBlock(vol, dir, block, lblk, physical);
     // A resumed scan may start mid-block: the cookie is a record boundary we handed out.
     const end = vol.hasMetadataCsum && hasDirTail(block, bs) ? bs - DIR_TAIL_SIZE : bs;
     if (startOff >= end) { startOff = 0; continue; }
-    if (!scanRecords(vol, dir, block, startOff, end, lblk * bs, { block: run.physical }, visit)) return;
+    if (!scanRecords(vol, dir, block, startOff, end, lblk * bs, { block: physical }, visit)) return;
     startOff = 0;
   }
 }
