@@ -32,7 +32,7 @@ import { InodeFlags } from './layout/inode.js';
 import { COMPAT, INCOMPAT } from './layout/features.js';
 import { DIR_TAIL_FT, DIR_TAIL_SIZE, DX_ROOT_INFO_OFFSET, EXT2_NAME_LEN, FT } from './layout/dirent.js';
 import { dirBlockChecksum } from './checksums.js';
-import { dirRecLen, hasDirTail, isIndexed, readDir, recLenFromDisk, verifyDirBlock } from './dir.js';
+import { dirRecLen, forEachRecord, hasDirTail, isIndexed, readDir, recLenFromDisk, verifyDirBlock } from './dir.js';
 import { isInline, runAt } from './file.js';
 import { readDxRoot } from './htree.js';
 import { allocateRange } from './bmap-write.js';
@@ -74,35 +74,8 @@ export function writable(h: Handle, block: number): Uint8Array {
   return b;
 }
 
-/** Called per record: offset, inode, rec_len, name_len. Return false to stop. */
-export type RecordVisitor = (off: number, ino: number, recLen: number, nameLen: number) => boolean;
-
-/**
- * Walk the records of buf[start, end), checking each as ext4_check_dir_entry does.
- * Returns false if the visitor stopped the walk.
- */
-export function forEachRecord(vol: Volume, dir: Inode, buf: Uint8Array, start: number, end: number, block: number | undefined, visit: RecordVisitor): boolean {
-  const dv = viewOf(buf);
-  const ft = hasFileType(vol);
-  const bs = vol.blockSize;
-  let off = start;
-  while (off < end) {
-    const ctx = { ino: dir.ino, block, offset: off - start };
-    if (off + 8 > end) corrupt('dirent', `record header at ${off - start} runs past the end`, ctx);
-    const ino = dv.getUint32(off, true);
-    const recLen = recLenFromDisk(dv.getUint16(off + 4, true), bs);
-    const nameLen = ft ? buf[off + 6]! : dv.getUint16(off + 6, true);
-    if (recLen < 12) corrupt('dirent', `rec_len ${recLen} is too small`, ctx);
-    if (recLen % 4 !== 0) corrupt('dirent', `rec_len ${recLen} is not a multiple of 4`, ctx);
-    if (off + recLen > end) corrupt('dirent', `rec_len ${recLen} runs past the end of the block`, ctx);
-    if (ino !== 0 && recLen < dirRecLen(nameLen)) corrupt('dirent', `rec_len ${recLen} too small for a ${nameLen}-byte name`, ctx);
-    if (ino > vol.geo.inodesCount) corrupt('dirent', `inode number ${ino} out of range`, ctx);
-    if (ino !== 0 && nameLen === 0) corrupt('dirent', 'entry with an empty name', ctx);
-    if (!visit(off, ino, recLen, nameLen)) return false;
-    off += recLen;
-  }
-  return true;
-}
+// Record walking and validation live in dir.ts (forEachRecord), shared with the reader.
+export { forEachRecord, type RecordVisitor } from './dir.js';
 
 export function nameAt(buf: Uint8Array, off: number, nameLen: number, name: Uint8Array): boolean {
   if (nameLen !== name.length) return false;

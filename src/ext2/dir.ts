@@ -71,35 +71,52 @@ export function verifyDirBlock(vol: Volume, dir: Inode, block: Uint8Array, lblk:
  * Walk the records of one block (or inline area) from byte `start`, checking each.
  * `base` is added to offsets to form cookies. Returns false if the visitor stopped.
  */
-export function scanRecords(
-  vol: Volume, dir: Inode, buf: Uint8Array, start: number, end: number, base: number, where: { block?: number },
-  visit: DirVisitor,
-): boolean {
+/** Called per record: offset, inode, rec_len, name_len. Return false to stop. */
+export type RecordVisitor = (off: number, ino: number, recLen: number, nameLen: number) => boolean;
+
+/**
+ * Walk the records of buf[start, end), checking each as ext4_check_dir_entry does
+ * (the one place records are validated, for readers and writers alike).
+ * Returns false if the visitor stopped the walk.
+ */
+export function forEachRecord(vol: Volume, dir: Inode, buf: Uint8Array, start: number, end: number, block: number | undefined, visit: RecordVisitor): boolean {
   const dv = viewOf(buf);
   const ft = hasFileType(vol);
   const bs = vol.blockSize;
   let off = start;
   while (off < end) {
-    const ctx = { ino: dir.ino, block: where.block, offset: off - start };
+    const ctx = { ino: dir.ino, block, offset: off - start };
     if (off + 8 > end) corrupt('dirent', `record header at ${off} runs past the end`, ctx);
     const ino = dv.getUint32(off, true);
     const recLen = recLenFromDisk(dv.getUint16(off + 4, true), bs);
     const nameLen = ft ? buf[off + 6]! : dv.getUint16(off + 6, true);
-    const fileType = ft ? buf[off + 7]! : FT.UNKNOWN;
     if (recLen < 12) corrupt('dirent', `rec_len ${recLen} is too small`, ctx);
     if (recLen % 4 !== 0) corrupt('dirent', `rec_len ${recLen} is not a multiple of 4`, ctx);
     if (off + recLen > end) corrupt('dirent', `rec_len ${recLen} runs past the end of the block`, ctx);
     if (ino !== 0 && recLen < dirRecLen(nameLen)) corrupt('dirent', `rec_len ${recLen} too small for a ${nameLen}-byte name`, ctx);
     if (ino > vol.geo.inodesCount) corrupt('dirent', `inode number ${ino} out of range`, ctx);
     if (ino !== 0 && nameLen === 0) corrupt('dirent', 'entry with an empty name', ctx);
-    const next = off + recLen;
-    if (ino !== 0 && !(fileType === DIR_TAIL_FT && nameLen === 0)) {
-      const name = buf.subarray(off + 8, off + 8 + nameLen);
-      if (!visit(ino, name, fileType, base + next)) return false;
-    }
-    off = next;
+    if (!visit(off, ino, recLen, nameLen)) return false;
+    off += recLen;
   }
   return true;
+}
+
+/**
+ * Visit the live entries of buf[start, end) with their names; `base` is added to
+ * offsets to form cookies. Returns false if the visitor stopped.
+ */
+export function scanRecords(
+  vol: Volume, dir: Inode, buf: Uint8Array, start: number, end: number, base: number, where: { block?: number },
+  visit: DirVisitor,
+): boolean {
+  const ft = hasFileType(vol);
+  return forEachRecord(vol, dir, buf, start, end, where.block, (off, ino, recLen, nameLen) => {
+    if (ino === 0) return true;
+    const fileType = ft ? buf[off + 7]! : FT.UNKNOWN;
+    if (fileType === DIR_TAIL_FT && nameLen === 0) return true;
+    return visit(ino, buf.subarray(off + 8, off + 8 + nameLen), fileType, base + off + recLen);
+  });
 }
 
 /**
