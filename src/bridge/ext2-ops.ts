@@ -96,12 +96,16 @@ export class Ext2Ops implements FuseOps {
     out.ctime = a.ctime.sec; out.ctimeNsec = a.ctime.nsec;
     out.mode = a.mode;
     out.nlink = a.nlink;
-    out.uid = this.opts.fakeroot ? 0 : this.opts.uid ?? a.uid;
-    out.gid = this.opts.fakeroot ? 0 : this.opts.gid ?? a.gid;
+    out.uid = this.shownUid(a.uid);
+    out.gid = this.shownGid(a.gid);
     out.rdev = a.rdev;
     out.blksize = a.blksize;
     out.flags = 0;
   }
+
+  /** Owners as reported to the kernel: -o fakeroot / uid= / gid= override the inode's. */
+  private shownUid(uid: number): number { return this.opts.fakeroot ? 0 : this.opts.uid ?? uid; }
+  private shownGid(gid: number): number { return this.opts.fakeroot ? 0 : this.opts.gid ?? gid; }
 
   /** Fill an entry for inode `ino` and count one kernel lookup on it. */
   private entry(ino: number, out: EntryOut): number {
@@ -455,8 +459,8 @@ export class Ext2Ops implements FuseOps {
     out.attributes = attrs;
     out.attributesMask = 0x10 | 0x20 | 0x40;
     out.nlink = a.nlink;
-    out.uid = this.opts.fakeroot ? 0 : this.opts.uid ?? a.uid;
-    out.gid = this.opts.fakeroot ? 0 : this.opts.gid ?? a.gid;
+    out.uid = this.shownUid(a.uid);
+    out.gid = this.shownGid(a.gid);
     out.mode = a.mode;
     out.ino = a.ino;
     out.size = a.size;
