@@ -18,9 +18,9 @@
 // memory cap, when a sync finds nothing to commit, and at unmount, which then
 // marks the journal empty (s_start = 0) and clears needs_recovery.
 //
-// needs_recovery: set in the superblock (in place, flushed, with the journal
-// superblock pointing at the log) before the first commit of a session, so a
-// crash at any later moment leaves an image the kernel, e2fsck and we replay.
+// needs_recovery: set in the superblock (in place, flushed), then the journal
+// superblock pointed at the log (flushed), before the first commit of a session,
+// so a crash at any later moment leaves an image the kernel, e2fsck and we replay.
 //
 // Features at first use, as ext4 sets them at mount: revoke, 64bit when the
 // filesystem is 64bit, checksum v3 when it has metadata_csum and the journal
@@ -200,8 +200,12 @@ export class JournalWriter {
 
   /** Before the first commit: features, the log start in the journal superblock, needs_recovery. */
   private activate(): void {
-    this.writeJournalSuperblock(this.head, this.nextSeq);
+    // The flag first: a crash between the two leaves "needs_recovery, empty journal"
+    // (cleared quietly at the next open), never "a live log without the flag", which
+    // the kernel would wipe and e2fsck would answer with a forced full check.
     this.setNeedsRecovery(true, null);
+    this.vol.dev.flush();
+    this.writeJournalSuperblock(this.head, this.nextSeq);
     this.vol.dev.flush();
     this.live = true;
   }
