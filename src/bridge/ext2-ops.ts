@@ -9,6 +9,7 @@
 import { Errno } from '../util/errno.js';
 import type { Logger } from '../util/log.js';
 import { Filesystem, type Attr as FsAttr } from '../ext2/fs.js';
+import { CorruptionError } from '../ext2/errors.js';
 import { ROOT_INO, S_IFMT, S_IFDIR, S_IFREG, InodeFlags } from '../ext2/layout/inode.js';
 import { walkRuns } from '../ext2/file.js';
 import { FATTR, FOPEN, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID, dtypeOfMode } from '../fuse/abi-consts.js';
@@ -35,7 +36,16 @@ export interface BridgeOptions {
   gid?: number;
   /** fuse2fs fakeroot: report root as the owner of everything. */
   fakeroot?: boolean;
+  /** What damage found while serving does (-o errors=); default: the superblock's s_errors. */
+  errors?: ErrorPolicy;
   log?: Logger;
+}
+
+export type ErrorPolicy = 'continue' | 'remount-ro' | 'panic';
+
+/** s_errors: 1 continue, 2 remount read-only, 3 panic (Documentation/filesystems/ext4/super.rst). */
+function policyFromSuperblock(sErrors: number): ErrorPolicy {
+  return sErrors === 2 ? 'remount-ro' : sErrors === 3 ? 'panic' : 'continue';
 }
 
 export function nodeToIno(nodeid: number): number {
@@ -67,6 +77,39 @@ export class Ext2Ops implements FuseOps {
     this.commitIntervalMs = opts.commitIntervalMs ?? 5000;
     // The root is always referenced.
     fs.vol.inodes.pin(ROOT_INO);
+    this.errorPolicy = opts.errors ?? policyFromSuperblock(fs.vol.sb.s_errors);
+    if (this.errorPolicy !== 'continue') this.guardOperations();
+  }
+
+  readonly errorPolicy: ErrorPolicy;
+
+  /**
+   * errors=remount-ro|panic: every operation that meets damage (a CorruptionError,
+   * replied as EUCLEAN by the FUSE layer) first applies the policy, as ext4_error does.
+   */
+  private guardOperations(): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(Ext2Ops.prototype)) {
+      const f = self[name];
+      if (name === 'constructor' || typeof f !== 'function') continue;
+      self[name] = (...args: unknown[]) => {
+        try {
+          return (f as (...a: unknown[]) => unknown).apply(this, args);
+        } catch (e) {
+          if (e instanceof CorruptionError) this.onDamage(e);
+          throw e;
+        }
+      };
+    }
+  }
+
+  private onDamage(e: CorruptionError): void {
+    if (this.errorPolicy === 'remount-ro') {
+      this.fs.vol.forceReadOnly(`errors=remount-ro after: ${e.message}`);
+    } else if (this.errorPolicy === 'panic') {
+      this.opts.log?.error(`errors=panic: ${e.message}; stopping the server`);
+      process.exit(1);
+    }
   }
 
   private get readOnly(): boolean { return this.fs.readOnly; }

@@ -27,7 +27,8 @@ export interface ParsedMountOptions {
   fakeroot: boolean;
   offset: number;
   noRecovery: boolean;
-  errors: 'continue' | 'remount-ro' | 'panic';
+  /** Unset: the superblock's s_errors decides, as for the kernel. */
+  errors?: 'continue' | 'remount-ro' | 'panic';
   writebackCache: boolean;
   cacheBytes?: number;
   debug: boolean;
@@ -54,7 +55,7 @@ function intArg(name: string, v: string | undefined): number {
 export function parseMountOptions(list: string[] = []): ParsedMountOptions {
   const o: ParsedMountOptions = {
     readOnly: false, allowOther: false, defaultPermissions: true, fakeroot: false, offset: 0, noRecovery: false,
-    errors: 'continue', writebackCache: false, debug: false, acl: false, nonempty: false, commitSeconds: 5,
+    writebackCache: false, debug: false, acl: false, nonempty: false, commitSeconds: 5,
     entryTimeout: 60, attrTimeout: 60,
   };
   for (const item of list.flatMap((s) => s.split(',')).filter((s) => s.length > 0)) {
@@ -117,7 +118,7 @@ export async function runMount(image: string, mountpoint: string, opts: MountCli
   const arg: ImageServerArg = {
     image: img, readOnly: o.readOnly, offset: o.offset, noRecovery: o.noRecovery, cacheBytes: o.cacheBytes,
     logFile: opts.log, logLevel: o.debug ? 'debug' : 'warn',
-    bridge: { commitIntervalMs: o.commitSeconds * 1000, uid: o.uid, gid: o.gid, fakeroot: o.fakeroot },
+    bridge: { commitIntervalMs: o.commitSeconds * 1000, uid: o.uid, gid: o.gid, fakeroot: o.fakeroot, errors: o.errors },
   };
   const log = (l: string) => { try { writeSync(2, l + '\n'); } catch { /* stderr closed after detaching */ } };
   let handle;

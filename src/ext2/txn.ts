@@ -89,6 +89,11 @@ export class Handle {
 
 export class TxnManager {
   pending = false;
+  /**
+   * Set by an error policy (errors=remount-ro): the running transaction may hold
+   * half an operation, so nothing is committed any more, as jbd2 does after an abort.
+   */
+  aborted = false;
   fixedDirty = false;
   private open = 0;
   commits = 0;
@@ -242,6 +247,7 @@ export class TxnManager {
    * the death of this process but not of the machine.
    */
   commit(opts: { durable?: boolean } = {}): void {
+    if (this.aborted) return;
     if (this.open !== 0) throw new Error(`commit with ${this.open} open handle(s)`);
     const durable = opts.durable ?? true;
     if (!this.pending) {

@@ -41,7 +41,9 @@ export class Volume {
   readonly geo: Geometry;
   readonly cache: BlockCache;
   readonly inodes: InodeTable;
-  readonly readOnly: boolean;
+  private ro: boolean;
+  /** No writes: asked for, forced by the image's features, or after errors=remount-ro. */
+  get readOnly(): boolean { return this.ro; }
   readonly csumSeed: number;
   readonly hasMetadataCsum: boolean;
   readonly hasGroupChecksums: boolean;
@@ -117,7 +119,7 @@ export class Volume {
       this.readOnlyReasons.push('bigalloc is not supported for writing');
       readOnly = true;
     }
-    this.readOnly = readOnly;
+    this.ro = readOnly;
     this.cache = new BlockCache(dev, geo.blockSize, opts.cacheBytes);
     this.loadGroupDescriptors();
     this.inodes = new InodeTable(this);
@@ -232,6 +234,18 @@ export class Volume {
     this.dirtyGdtBlocks.clear();
     this.dev.write(this.sbBytes, SUPERBLOCK_OFFSET);
     this.cache.invalidate(Math.floor(SUPERBLOCK_OFFSET / bs));
+  }
+
+  /**
+   * errors=remount-ro: stop writing at once. The running transaction is dropped
+   * (it may hold half an operation); the image keeps its last commit.
+   */
+  forceReadOnly(reason: string): void {
+    if (this.ro) return;
+    this.ro = true;
+    this.readOnlyReasons.push(reason);
+    this.txn.aborted = true;
+    this.log.error(`remounted read-only: ${reason}`);
   }
 
   /** Commit pending metadata (a sync point: fsync, syncfs, unmount). */
