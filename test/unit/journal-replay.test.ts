@@ -22,6 +22,7 @@ import { lastRecoveryReport } from '../../src/ext2/journal/open.js';
 import { JournalFile } from '../../src/ext2/journal/file.js';
 import { parseJournalSuperblock } from '../../src/ext2/journal/info.js';
 import { memoryLogger } from '../../src/util/log.js';
+import { superblockChecksum } from '../../src/ext2/checksums.js';
 import { e2fsck, hasTool, runTool } from '../helpers/tools.js';
 
 const DIR = fileURLToPath(new URL('../images/journal/', import.meta.url));
@@ -314,4 +315,21 @@ test('fast commits are not replayed: a warning, a consistent filesystem with the
   const theirs = Filesystem.open(ref.path, { readOnly: true, log: memoryLogger() });
   assert.deepEqual(names(theirs, theirs.lookup(2, new TextEncoder().encode('d'))), ['f1', 'f2', 'f3', 'f4', 'f5', 'f6'], 'e2fsck replays the fast commits');
   theirs.close();
+});
+
+test('needs_recovery with an empty journal (a kill between the flag and the first commit): cleared as e2fsck clears it', { skip: !TOOLS }, () => {
+  const src = join(work, `empty-${serial++}.img`);
+  writeFileSync(src, gunzipSync(readFileSync(fileURLToPath(new URL('../images/ext4.img.gz', import.meta.url)))));
+  const all = readFileSync(src);
+  const sb = all.subarray(1024, 2048);
+  sb.writeUInt32LE(sb.readUInt32LE(0x60) | 0x4, 0x60);
+  sb.writeUInt32LE(superblockChecksum(sb), 0x3fc);
+  writeFileSync(src, all);
+  const ref = e2fsckReplay(src);
+  const ours = `${src}.ours`;
+  copyFileSync(src, ours);
+  const vol = Volume.open(ours, { readOnly: false, log: memoryLogger() });
+  assert.equal(lastRecoveryReport()!.replayed, false);
+  vol.close();
+  assert.equal(firstDifference(masked(readFileSync(ref.path)), masked(readFileSync(ours)), 4096), 'equal');
 });

@@ -173,11 +173,15 @@ export function recoverAtOpen(dev: BlockDevice, opts: RecoverOptions, probe: (d:
     file.write(0, jsbBytes);
     dev.flush();
     opts.log.info(`journal replayed: transactions ${result.startTransaction}..${result.endTransaction - 1}, ${order.length} blocks`);
-  } else if (info.errno !== 0) {
+  } else {
+    // An empty log: jbd2 starts the next transaction at s_sequence + 1, and e2fsck
+    // writes that back (j_tail_sequence); do the same so the images agree.
     const j = new JournalSuperblock(jsbBytes, 0);
-    j.s_errno = 0;
+    j.s_sequence = (info.sequence + 1) >>> 0;
+    if (info.errno !== 0) j.s_errno = 0;
     if (info.csum >= 2) j.s_checksum = journalSuperblockChecksum(jsbBytes);
     file.write(0, jsbBytes);
+    dev.flush();
   }
   const fresh = new Uint8Array(SUPERBLOCK_SIZE);
   dev.read(fresh, SUPERBLOCK_OFFSET);
